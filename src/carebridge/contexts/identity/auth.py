@@ -1,0 +1,117 @@
+"""Turning a request into a Principal: bearer JWT for the API, a cookie session for the web pages.
+
+Access tokens are short-lived but still checked against their session row, so logout and refresh
+token reuse revoke them at once rather than at expiry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebridge.contexts.identity.models import AuthSession, CaregiverLink, User
+from carebridge.contexts.identity.tokens import decode_access_token
+from carebridge.kernel.clock import Clock
+from carebridge.kernel.deps import SessionDep
+from carebridge.kernel.errors import Unauthorized
+from carebridge.kernel.keys import ServerKeys
+from carebridge.security import CaregiverScope, Principal, Role
+
+SESSION_COOKIE = "cb_session"
+
+
+def sign_session_id(secret: bytes, session_id: uuid.UUID) -> str:
+    mac = hmac.new(secret, b"web-session:" + session_id.bytes, hashlib.sha256).hexdigest()[:32]
+    return f"{session_id.hex}.{mac}"
+
+
+def unsign_session_id(secret: bytes, value: str) -> uuid.UUID | None:
+    if len(value) > 100 or "." not in value:
+        return None
+    raw, mac = value.split(".", 1)
+    try:
+        sid = uuid.UUID(hex=raw)
+    except ValueError:
+        return None
+    expected = sign_session_id(secret, sid).split(".", 1)[1]
+    return sid if hmac.compare_digest(mac, expected) else None
+
+
+def caregiver_scopes(session: Session, user_id: uuid.UUID) -> dict[uuid.UUID, frozenset[CaregiverScope]]:
+    rows = session.execute(
+        select(CaregiverLink.patient_id, CaregiverLink.scopes).where(
+            CaregiverLink.caregiver_user_id == user_id, CaregiverLink.revoked_at.is_(None)
+        )
+    ).all()
+    out: dict[uuid.UUID, frozenset[CaregiverScope]] = {}
+    for pid, scopes in rows:
+        out[pid] = frozenset(CaregiverScope(s) for s in scopes if s in CaregiverScope.__members__)
+    return out
+
+
+def _session_alive(session: Session, sid: uuid.UUID, clock: Clock) -> AuthSession | None:
+    row = session.get(AuthSession, sid)
+    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
+        return None
+    return row
+
+
+def authenticate(request: Request, session: Session) -> Principal | None:
+    keys: ServerKeys = request.app.state.keys
+    clock: Clock = request.app.state.clock
+    client = request.client.host if request.client else None
+    rid = getattr(request.state, "request_id", None)
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("the Authorization header must be `Bearer <access token>`")
+        claims = decode_access_token(keys.token_secret, token.strip(), now=clock.now())
+        if claims is None:
+            raise Unauthorized("the access token is invalid or expired; refresh it or sign in again")
+        if _session_alive(session, claims.session_id, clock) is None:
+            raise Unauthorized("this sign-in has ended (logged out or revoked); sign in again")
+        cg = caregiver_scopes(session, claims.user_id) if claims.role is Role.caregiver else {}
+        return Principal(
+            user_id=claims.user_id, role=claims.role, username=claims.username,
+            organization_id=claims.organization_id, patient_id=claims.patient_id, caregiver_of=cg,
+            session_id=claims.session_id, mfa=claims.mfa, client_address=client, request_id=rid,
+        )
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sid = unsign_session_id(keys.token_secret, cookie)
+        row = _session_alive(session, sid, clock) if sid else None
+        if row is None or row.kind != "web":
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        role = Role(user.role)
+        cg = caregiver_scopes(session, user.id) if role is Role.caregiver else {}
+        return Principal(
+            user_id=user.id, role=role, username=user.username, organization_id=user.organization_id,
+            patient_id=user.patient_id, caregiver_of=cg, session_id=row.id, mfa=row.mfa,
+            client_address=client, request_id=rid,
+        )
+    return None
+
+
+def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    return authenticate(request, session)
+
+
+def require_principal(request: Request, session: SessionDep) -> Principal:
+    principal = authenticate(request, session)
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

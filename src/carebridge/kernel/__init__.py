@@ -1,0 +1,1 @@
+"""Shared plumbing every context leans on; it imports no context."""

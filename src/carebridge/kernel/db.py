@@ -1,0 +1,133 @@
+"""Database engine, declarative base and the unit of work.
+
+SQLite is the embedded default, PostgreSQL the production engine; both run the same models.
+On SQLite every transaction starts with BEGIN IMMEDIATE: nearly every request that touches
+patient data writes an audit entry, and a deferred transaction that later upgrades to a writer
+fails outright (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, Uuid, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always hands back aware UTC values (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+            pool_size=pool_size,
+            max_overflow=20,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """An engine plus its session factory; one per application (or per test database)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, info: dict[str, Any] | None = None,
+                 engine: Engine | None = None, bind: Connection | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url, pool_size=pool_size)
+        if bind is not None:
+            # Tests: every unit of work becomes a SAVEPOINT inside one outer transaction rolled back per test.
+            self.sessions = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True, info=info or {},
+                                         join_transaction_mode="create_savepoint")
+        else:
+            self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True, info=info or {})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def unit_of_work(self, info: dict[str, Any] | None = None) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any error.
+
+        Work that must survive a rollback (the audit entry of a refused access) registers a callable
+        in `session.info["after_rollback"]`; it runs in a fresh transaction once the failed one is gone.
+        """
+        session = self.sessions()
+        if info:
+            session.info.update(info)
+        try:
+            with session.begin():
+                yield session
+        except BaseException:
+            hooks = list(session.info.get("after_rollback", ()))
+            session.close()
+            for hook in hooks:
+                with self.sessions() as fresh, fresh.begin():
+                    hook(fresh)
+            raise
+        finally:
+            session.close()
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """A unit of work for jobs and CLIs."""
+        return self.unit_of_work()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

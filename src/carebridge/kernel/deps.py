@@ -1,0 +1,67 @@
+"""Request-scoped dependencies: the one transaction per request, the clock, the settings.
+
+`SessionDep` ends before the response is sent (scope="function"): a 2xx means committed, and a
+failed commit becomes an error answer instead of a lost write behind a success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from carebridge.kernel.clock import Clock
+from carebridge.kernel.db import Database
+from carebridge.kernel.keys import ServerKeys
+from carebridge.settings import Settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    db: Database = request.app.state.database
+    with db.unit_of_work(info={"request": request_info(request)}) as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    request_id: str | None
+    client_address: str | None
+
+
+def request_info(request: Request) -> RequestInfo:
+    rid = getattr(request.state, "request_id", None)
+    client = request.client.host if request.client else None
+    return RequestInfo(request_id=rid, client_address=client)
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+RequestInfoDep = Annotated[RequestInfo, Depends(request_info)]
+
+
+def get_keys(request: Request) -> ServerKeys:
+    keys: ServerKeys = request.app.state.keys
+    return keys
+
+
+KeysDep = Annotated[ServerKeys, Depends(get_keys)]

@@ -1,0 +1,45 @@
+"""Keyset pagination with opaque cursors: pages stay stable while rows are inserted."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from carebridge.kernel.errors import ValidationProblem
+
+T = TypeVar("T")
+
+MAX_CURSOR_LEN = 512
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last.")
+    limit: int
+
+
+def encode_cursor(keys: list[Any]) -> str:
+    raw = json.dumps(keys, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *, arity: int) -> list[Any] | None:
+    if cursor is None or cursor == "":
+        return None
+    if len(cursor) > MAX_CURSOR_LEN:
+        raise ValidationProblem("cursor is too long", errors=[{"field": "cursor", "message": "too long"}])
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        keys = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationProblem(
+            "cursor is not one this server issued", errors=[{"field": "cursor", "message": "malformed"}]
+        ) from exc
+    if not isinstance(keys, list) or len(keys) != arity or not all(isinstance(k, str | int | None) for k in keys):
+        raise ValidationProblem(
+            "cursor is not one this server issued", errors=[{"field": "cursor", "message": "malformed"}]
+        )
+    return keys

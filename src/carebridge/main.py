@@ -1,0 +1,70 @@
+"""create_app(): assembles settings, database, keys, middleware and every context's routers. No logic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from carebridge import __version__
+from carebridge.contexts.audit import service as audit_service
+from carebridge.contexts.audit.api import router as audit_router
+from carebridge.contexts.identity.api import router as identity_router
+from carebridge.contexts.patients.api import router as patients_router
+from carebridge.contexts.practitioners.api import router as practitioners_router
+from carebridge.kernel import health
+from carebridge.kernel.clock import Clock, SystemClock
+from carebridge.kernel.db import Database
+from carebridge.kernel.errors import install_error_handlers
+from carebridge.kernel.keys import load_or_create_keys
+from carebridge.kernel.migrate import head_revision
+from carebridge.kernel.observability import Metrics, RequestMiddleware, configure_logging
+from carebridge.settings import Settings, get_settings
+from carebridge.web.app import mount_web
+
+API_DESCRIPTION = """CareBridge REST API. Errors are RFC 9457 `application/problem+json`.
+Authenticate with `POST /api/v1/auth/login` and send `Authorization: Bearer <access_token>`."""
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = load_or_create_keys(settings)
+    db = database or Database(settings.resolved_database_url)
+    audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
+                          checkpoint_every=settings.audit_checkpoint_every)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        with db.transaction() as session:
+            audit_service.checkpoint_now(session, audit_service.AuditSigner(keys.signing_key))
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(title="CareBridge", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.database = db
+    app.state.clock = clock or SystemClock()
+    app.state.keys = keys
+    app.state.metrics = Metrics()
+    app.state.migration_head = head_revision(db.url)
+    install_error_handlers(app)
+    app.add_middleware(RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes,
+                       log_requests=settings.access_log)
+    app.include_router(health.router)
+    app.include_router(identity_router)
+    app.include_router(patients_router)
+    app.include_router(practitioners_router)
+    app.include_router(audit_router)
+    mount_web(app)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory` (several workers import it by name)."""
+    return create_app()

@@ -1,0 +1,27 @@
+"""The authenticated caller as every service sees it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from carebridge.security.roles import CaregiverScope, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    role: Role
+    username: str = ""
+    organization_id: uuid.UUID | None = None
+    patient_id: uuid.UUID | None = None
+    # patient id -> scopes the patient granted this caregiver
+    caregiver_of: dict[uuid.UUID, frozenset[CaregiverScope]] = field(default_factory=dict)
+    session_id: uuid.UUID | None = None
+    mfa: bool = False
+    client_address: str | None = None
+    request_id: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role not in (Role.patient, Role.caregiver)

@@ -1,0 +1,75 @@
+"""The one table of roles and permissions. Change access here, nowhere else."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    patient = "patient"
+    caregiver = "caregiver"
+    practitioner = "practitioner"
+    nurse = "nurse"
+    health_worker = "health_worker"
+    pharmacist = "pharmacist"
+    front_desk = "front_desk"
+    admin = "admin"
+
+
+STAFF_ROLES = frozenset(
+    {Role.practitioner, Role.nurse, Role.health_worker, Role.pharmacist, Role.front_desk, Role.admin}
+)
+
+
+class Permission(StrEnum):
+    patient_read = "patient:read"
+    patient_search = "patient:search"
+    patient_create = "patient:create"
+    patient_update = "patient:update"
+    patient_deactivate = "patient:deactivate"
+    patient_merge = "patient:merge"
+    practitioner_read = "practitioner:read"
+    practitioner_write = "practitioner:write"
+    organization_read = "organization:read"
+    organization_write = "organization:write"
+    user_manage = "user:manage"
+    user_change_role = "user:change_role"
+    caregiver_link = "caregiver:link"
+    audit_read = "audit:read"
+    audit_verify = "audit:verify"
+
+
+class CaregiverScope(StrEnum):
+    """What a patient lets a linked caregiver do on their behalf."""
+
+    read_record = "read_record"
+    update_profile = "update_profile"
+    manage_appointments = "manage_appointments"
+    manage_medications = "manage_medications"
+
+
+_P = Permission
+_CLINICAL = {_P.patient_read, _P.patient_search, _P.patient_create, _P.patient_update,
+             _P.practitioner_read, _P.organization_read}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.patient: frozenset({_P.patient_read, _P.patient_update, _P.caregiver_link,
+                             _P.practitioner_read, _P.organization_read}),
+    Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read}),
+    Role.practitioner: frozenset(_CLINICAL),
+    Role.nurse: frozenset(_CLINICAL),
+    Role.health_worker: frozenset(_CLINICAL),
+    Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read}),
+    Role.front_desk: frozenset(_CLINICAL | {_P.patient_deactivate, _P.patient_merge}),
+    Role.admin: frozenset(set(Permission)),
+}
+
+# The caregiver scope a permission needs when a caregiver acts for a patient.
+CAREGIVER_SCOPE_FOR: dict[Permission, CaregiverScope] = {
+    _P.patient_read: CaregiverScope.read_record,
+    _P.patient_update: CaregiverScope.update_profile,
+}
+
+
+def has_permission(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())

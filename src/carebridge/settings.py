@@ -1,0 +1,101 @@
+"""Typed configuration: the only module that reads the environment.
+
+Every setting has a safe default so that `carebridge serve` starts with no configuration at all
+(SQLite under the data dir, in-process event bus, local files). Production overrides them with
+`CAREBRIDGE_*` variables; see the table in the README, generated from this class.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", "placeholder", "please-change"})
+
+
+class Settings(BaseSettings):
+    """CareBridge settings; environment variables carry the `CAREBRIDGE_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREBRIDGE_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = Field(
+        "production", description="dev and test allow placeholder secrets; production refuses them."
+    )
+    data_dir: Path = Field(Path("carebridge-data"), description="Where the SQLite file, keys and files live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite under the data dir. PostgreSQL: postgresql+psycopg://…"
+    )
+    host: str = Field("127.0.0.1", description="Address `carebridge serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `carebridge serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes for `carebridge serve`.")
+    secret_key: SecretStr | None = Field(
+        None, description="Token-signing secret; generated into the data dir on first start if unset."
+    )
+    access_token_ttl_seconds: int = Field(900, ge=30, le=86400, description="Lifetime of a JWT access token.")
+    refresh_token_ttl_days: int = Field(30, ge=1, le=365, description="Lifetime of a refresh token family.")
+    web_session_ttl_hours: int = Field(12, ge=1, le=720, description="Lifetime of a web (cookie) session.")
+    login_max_failures_account: int = Field(
+        5, ge=1, le=100, description="Failed logins per account within the window before it is throttled."
+    )
+    login_max_failures_address: int = Field(
+        20, ge=1, le=1000, description="Failed logins per client address within the window before throttling."
+    )
+    login_window_seconds: int = Field(900, ge=10, le=86400, description="Window for counting failed logins.")
+    login_lockout_seconds: int = Field(300, ge=1, le=86400, description="How long a throttled login must wait.")
+    require_totp_for_admins: bool = Field(True, description="Admins must enrol TOTP before using admin rights.")
+    audit_checkpoint_every: int = Field(
+        1000, ge=1, le=1_000_000, description="Sign an audit checkpoint after this many entries."
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (bytes).")
+    default_page_size: int = Field(20, ge=1, le=200, description="Items per page when the client does not say.")
+    max_page_size: int = Field(100, ge=1, le=1000, description="Largest page a client may ask for.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_json: bool = Field(True, description="Structured JSON logs (one object per line).")
+    access_log: bool = Field(False, description="Log every request line (the JSON request log is separate).")
+    default_language: Literal["en", "hi"] = Field("en", description="UI language before the user picks one.")
+    self_registration: bool = Field(True, description="Patients may create their own accounts.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.secret_key is not None and self.env == "production":
+            value = self.secret_key.get_secret_value()
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+                raise ValueError(
+                    "CAREBRIDGE_SECRET_KEY is a placeholder or shorter than 32 characters; "
+                    "set a real secret or unset it to have one generated (placeholders need CAREBRIDGE_ENV=dev)"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'carebridge.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def settings_table_markdown() -> str:
+    """The README's configuration table, generated so docs and code cannot drift apart."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, Path):
+            shown = f"`{default}`"
+        elif default is None:
+            shown = "(unset)"
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `CAREBRIDGE_{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)

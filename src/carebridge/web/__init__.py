@@ -1,0 +1,1 @@
+"""Server-rendered pages: base layout, macros, CSS, i18n catalogues."""
