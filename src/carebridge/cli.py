@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from carebridge.settings import get_settings
@@ -38,6 +40,17 @@ def serve(
         "carebridge.main:app_factory", factory=True, host=host or settings.host, port=port or settings.port,
         workers=workers or settings.workers, access_log=False, log_level="warning", proxy_headers=True,
     )
+
+
+@app.command()
+def news2(
+    as_json: bool = typer.Option(True, "--json", help="Read JSON (an object or a list) on stdin; write JSON."),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="Score what is present; flag it incomplete."),
+) -> None:
+    """NEWS2 (RCP 2017) for one observation set or a list of them (stable contract for evaluation harnesses)."""
+    from carebridge.engines.news2 import run_json
+
+    typer.echo(run_json(sys.stdin.read(), allow_partial=allow_partial))
 
 
 if __name__ == "__main__":

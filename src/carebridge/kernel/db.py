@@ -8,6 +8,7 @@ fails outright (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -86,6 +87,8 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, info: dict[str, Any] | None = None,
                  engine: Engine | None = None, bind: Connection | None = None) -> None:
         self.url = url
+        self._gate: asyncio.Lock | None = None
+        self._gate_loop: asyncio.AbstractEventLoop | None = None
         self.engine = engine or make_engine(url, pool_size=pool_size)
         if bind is not None:
             # Tests: every unit of work becomes a SAVEPOINT inside one outer transaction rolled back per test.
@@ -97,6 +100,15 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def sqlite_gate(self) -> asyncio.Lock | None:
+        """The per-process, per-event-loop lock that serialises SQLite transactions (None elsewhere)."""
+        if not self.is_sqlite:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate_loop is not loop:
+            self._gate, self._gate_loop = asyncio.Lock(), loop
+        return self._gate
 
     @contextmanager
     def unit_of_work(self, info: dict[str, Any] | None = None) -> Iterator[Session]:

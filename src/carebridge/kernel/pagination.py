@@ -43,3 +43,13 @@ def decode_cursor(cursor: str | None, *, arity: int) -> list[Any] | None:
             "cursor is not one this server issued", errors=[{"field": "cursor", "message": "malformed"}]
         )
     return keys
+
+
+def resolve_limit(limit: int | None, *, default: int, maximum: int) -> int:
+    """The page size asked for, or the default; one above `maximum` is an error, never a silent cap."""
+    if limit is None:
+        return default
+    if limit > maximum:
+        msg = f"at most {maximum}"
+        raise ValidationProblem(f"limit: {msg}", errors=[{"field": "limit", "in": "query", "message": msg}])
+    return limit
