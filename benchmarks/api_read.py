@@ -22,19 +22,19 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import PG_URL, Figure, load, reset_postgres, server, tmpdir  # noqa: E402
+from _harness import PG_URL, Figure, load, reset_postgres, server, tmpdir
 
-from carebridge.contexts.identity.models import AuthSession, User  # noqa: E402
-from carebridge.contexts.identity.passwords import hash_password  # noqa: E402
-from carebridge.contexts.identity.tokens import issue_access_token  # noqa: E402
-from carebridge.contexts.patients.models import Patient, PatientIdentifier, PatientOrganization  # noqa: E402
-from carebridge.contexts.practitioners.models import Organization  # noqa: E402
-from carebridge.demo.people import FAMILY, GIVEN_FEMALE, GIVEN_MALE  # noqa: E402
-from carebridge.kernel.db import Database  # noqa: E402
-from carebridge.kernel.keys import load_or_create_keys  # noqa: E402
-from carebridge.kernel.migrate import upgrade  # noqa: E402
-from carebridge.security import Role  # noqa: E402
-from carebridge.settings import Settings  # noqa: E402
+from carebridge.contexts.identity.models import AuthSession, User
+from carebridge.contexts.identity.passwords import hash_password
+from carebridge.contexts.identity.tokens import issue_access_token
+from carebridge.contexts.patients.models import Patient, PatientIdentifier, PatientOrganization
+from carebridge.contexts.practitioners.models import Organization
+from carebridge.demo.people import FAMILY, GIVEN_FEMALE, GIVEN_MALE
+from carebridge.kernel.db import Database
+from carebridge.kernel.keys import load_or_create_keys
+from carebridge.kernel.migrate import upgrade
+from carebridge.security import Role
+from carebridge.settings import Settings
 
 READ_RATIO_BAR = 0.40
 P99_BAR_MS = 25.0
@@ -46,7 +46,7 @@ def seed(url: str, data_dir: Path, n: int) -> tuple[str, list[uuid.UUID], str]:
     settings = Settings(env="test", data_dir=data_dir, database_url=url)
     keys = load_or_create_keys(settings)
     db = Database(url)
-    rng = random.Random(7)  # noqa: S311
+    rng = random.Random(7)
     now = datetime.now(UTC)
     org_id = uuid.uuid4()
     ids = [uuid.uuid4() for _ in range(n)]

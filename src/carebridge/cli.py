@@ -6,9 +6,11 @@ import sys
 
 import typer
 
+from carebridge.contexts.identity.cli import admin_app
 from carebridge.settings import get_settings
 
 app = typer.Typer(help="CareBridge: an open healthcare platform.", no_args_is_help=True, add_completion=False)
+app.add_typer(admin_app, name="admin", help="Bootstrap and manage administrators.")
 
 
 @app.command()
@@ -43,6 +45,43 @@ def serve(
 
 
 @app.command()
+def demo(
+    patients: int = typer.Option(50, min=1, max=5000, help="How many synthetic patients to create."),
+) -> None:
+    """Load a realistic synthetic demo (two organizations, practitioners, patients, a user of every role)."""
+    from datetime import UTC, datetime
+
+    from carebridge.contexts.audit import service as audit_service
+    from carebridge.demo import load as demo_load
+    from carebridge.kernel.db import Database
+    from carebridge.kernel.keys import load_or_create_keys
+    from carebridge.kernel.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    keys = load_or_create_keys(settings)
+    db = Database(settings.resolved_database_url)
+    audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
+                          checkpoint_every=settings.audit_checkpoint_every)
+    base_url = f"http://{settings.host}:{settings.port}"
+    with db.transaction() as session:
+        loaded = demo_load.already_loaded(session)
+    if loaded:
+        logins = demo_load.read_logins(settings.data_dir)
+        typer.echo("The demo is already loaded in this database.")
+        if logins:
+            typer.echo(demo_load.format_logins(logins, base_url))
+        return
+    with db.transaction() as session:
+        logins = demo_load.load(session, settings=settings, now=datetime.now(UTC), patients=patients)
+    path = demo_load.save_logins(settings.data_dir, logins)
+    db.dispose()
+    typer.echo(demo_load.format_logins(logins, base_url))
+    typer.echo(f"\n(saved to {path}; run `carebridge serve` and sign in)")
+
+
+@app.command()
 def news2(
     as_json: bool = typer.Option(True, "--json", help="Read JSON (an object or a list) on stdin; write JSON."),
     allow_partial: bool = typer.Option(False, "--allow-partial", help="Score what is present; flag it incomplete."),
@@ -51,6 +90,55 @@ def news2(
     from carebridge.engines.news2 import run_json
 
     typer.echo(run_json(sys.stdin.read(), allow_partial=allow_partial))
+
+
+@app.command()
+def triage(
+    text: str | None = typer.Argument(None, help="The complaint in plain words (omit with --jsonl)."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Read JSON lines on stdin; write one JSON line per case."),
+    age: float | None = typer.Option(None, min=0, max=130, help="Age in years (0.5 for six months)."),
+    sex: str | None = typer.Option(None, help="female, male, other or unknown."),
+    pregnant: bool | None = typer.Option(None, "--pregnant/--not-pregnant", help="Pregnancy status if known."),
+) -> None:
+    """Symptom triage: urgency, red flags, likely conditions, specialty (stable --jsonl contract)."""
+    from pydantic import ValidationError
+
+    from carebridge.engines.triage import TriageInput
+    from carebridge.engines.triage import triage as run_triage
+    from carebridge.engines.triage.jsonl import format_readable, run_jsonl
+
+    if jsonl:
+        for line in run_jsonl(sys.stdin):
+            sys.stdout.write(line + "\n")
+        return
+    if not text:
+        raise typer.BadParameter("give the complaint as text, or use --jsonl")
+    fields: dict[str, object] = {"text": text, "age": age, "pregnant": pregnant}
+    if sex:
+        fields["sex"] = sex
+    try:
+        case = TriageInput.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(problems) from exc
+    typer.echo(format_readable(run_triage(case)))
+
+
+@app.command()
+def interactions(
+    as_json: bool = typer.Option(False, "--json", help="Read one JSON case on stdin; write its alerts as JSON."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Read JSON lines on stdin; write one result line per case."),
+) -> None:
+    """Prescribing decision support: interactions, allergies, conditions, duplicates, doses (stable contract)."""
+    from carebridge.engines.interactions.cli_contract import run_json, run_jsonl
+
+    if jsonl:
+        for line in run_jsonl(sys.stdin):
+            sys.stdout.write(line + "\n")
+        return
+    if not as_json:
+        raise typer.BadParameter("choose --json (one case) or --jsonl (many)")
+    typer.echo(run_json(sys.stdin.read()))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from carebridge import __version__
 from carebridge.contexts.audit import service as audit_service
 from carebridge.contexts.audit.api import router as audit_router
+from carebridge.contexts.facilities.api import router as facilities_router
 from carebridge.contexts.identity.api import router as identity_router
 from carebridge.contexts.patients.api import router as patients_router
 from carebridge.contexts.practitioners.api import router as practitioners_router
@@ -34,8 +35,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keys = load_or_create_keys(settings)
     db = database or Database(settings.resolved_database_url)
+    clock = clock or SystemClock()
     audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
-                          checkpoint_every=settings.audit_checkpoint_every)
+                          checkpoint_every=settings.audit_checkpoint_every, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.database = db
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock
     app.state.keys = keys
     app.state.metrics = Metrics()
     app.state.migration_head = head_revision(db.url)
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(patients_router)
     app.include_router(practitioners_router)
     app.include_router(audit_router)
+    app.include_router(facilities_router)
     mount_web(app)
     return app
 

@@ -38,7 +38,9 @@ def decode_cursor(cursor: str | None, *, arity: int) -> list[Any] | None:
         raise ValidationProblem(
             "cursor is not one this server issued", errors=[{"field": "cursor", "message": "malformed"}]
         ) from exc
-    if not isinstance(keys, list) or len(keys) != arity or not all(isinstance(k, str | int | None) for k in keys):
+    # a forged key with a NUL byte would reach PostgreSQL, which refuses it with an error
+    if (not isinstance(keys, list) or len(keys) != arity or not all(isinstance(k, str | int | None) for k in keys)
+            or any(isinstance(k, str) and "\x00" in k for k in keys)):
         raise ValidationProblem(
             "cursor is not one this server issued", errors=[{"field": "cursor", "message": "malformed"}]
         )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from carebridge.kernel.errors import Forbidden
+from carebridge.kernel.errors import Forbidden, Problem
 from carebridge.security.principal import Principal
-from carebridge.security.roles import CAREGIVER_SCOPE_FOR, Permission, Role, has_permission
+from carebridge.security.roles import ADMIN_ONLY_PERMISSIONS, CAREGIVER_SCOPE_FOR, Permission, Role, has_permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,14 @@ def decide_patient_access(principal: Principal, permission: Permission, facts: P
 
 
 def require(principal: Principal, permission: Permission) -> None:
-    """Raise 403 unless the role grants the permission (for actions not about one patient)."""
+    """Raise 403 unless the role grants the permission (for actions not about one patient).
+
+    Admin-only permissions also need the admin's second factor when the server requires it.
+    """
     if not has_permission(principal.role, permission):
         raise Forbidden(f"role {principal.role.value} may not {permission.value}")
+    if principal.needs_totp and permission in ADMIN_ONLY_PERMISSIONS:
+        raise Problem(
+            "admin actions need two-factor sign-in: set it up at /api/v1/me/totp/setup, confirm it, then retry",
+            status=403, slug="totp-required", title="Two-factor sign-in required",
+        )

@@ -19,6 +19,9 @@ class Principal:
     caregiver_of: dict[uuid.UUID, frozenset[CaregiverScope]] = field(default_factory=dict)
     session_id: uuid.UUID | None = None
     mfa: bool = False
+    # An admin signed in without a second factor while the server requires one: admin-only
+    # permissions answer 403 "totp-required" until they enrol (see policy.require).
+    needs_totp: bool = False
     client_address: str | None = None
     request_id: str | None = None
 

@@ -37,6 +37,9 @@ class Permission(StrEnum):
     caregiver_link = "caregiver:link"
     audit_read = "audit:read"
     audit_verify = "audit:verify"
+    facility_write = "facility:write"
+    facility_update_beds = "facility:update_beds"
+    facility_update_hours = "facility:update_hours"
 
 
 class CaregiverScope(StrEnum):
@@ -51,18 +54,26 @@ class CaregiverScope(StrEnum):
 _P = Permission
 _CLINICAL = {_P.patient_read, _P.patient_search, _P.patient_create, _P.patient_update,
              _P.practitioner_read, _P.organization_read}
+# Staff keep their own organization's facilities current (the service checks the organization).
+_FACILITY_STAFF = {_P.facility_update_beds, _P.facility_update_hours}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.patient: frozenset({_P.patient_read, _P.patient_update, _P.caregiver_link,
                              _P.practitioner_read, _P.organization_read}),
     Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read}),
-    Role.practitioner: frozenset(_CLINICAL),
-    Role.nurse: frozenset(_CLINICAL),
+    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF),
+    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF),
     Role.health_worker: frozenset(_CLINICAL),
-    Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read}),
-    Role.front_desk: frozenset(_CLINICAL | {_P.patient_deactivate, _P.patient_merge}),
+    Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read,
+                                *_FACILITY_STAFF}),
+    Role.front_desk: frozenset(_CLINICAL | _FACILITY_STAFF | {_P.patient_deactivate, _P.patient_merge}),
     Role.admin: frozenset(set(Permission)),
 }
+
+# Permissions no role but admin holds: the ones withheld from an admin who has not enrolled TOTP.
+ADMIN_ONLY_PERMISSIONS: frozenset[Permission] = frozenset(
+    set(Permission) - {p for role, perms in ROLE_PERMISSIONS.items() if role is not Role.admin for p in perms}
+)
 
 # The caregiver scope a permission needs when a caregiver acts for a patient.
 CAREGIVER_SCOPE_FOR: dict[Permission, CaregiverScope] = {

@@ -1,1 +1,22 @@
-"""The audit context."""
+"""The audit context: a tamper-evident, append-only record of every access to patient data.
+
+Other contexts call `record(session, principal, action=..., resource_type=..., patient_id=...)`
+inside their unit of work; the entry is chained and committed with their change.
+"""
+
+from carebridge.contexts.audit.ledger import AuditSigner, record
+from carebridge.contexts.audit.schemas import AccessLogEntryRead, AccessLogPage, AuditEntryRead, AuditVerifyRead
+from carebridge.contexts.audit.vocab import PURPOSE_V3_CODES, AuditAction, AuditOutcome, PurposeOfUse
+
+__all__ = [
+    "PURPOSE_V3_CODES",
+    "AccessLogEntryRead",
+    "AccessLogPage",
+    "AuditAction",
+    "AuditEntryRead",
+    "AuditOutcome",
+    "AuditSigner",
+    "AuditVerifyRead",
+    "PurposeOfUse",
+    "record",
+]

@@ -1,7 +1,9 @@
 """The audit trail: an append-only hash chain with signed checkpoints.
 
-`audit_head` is a single row holding the latest sequence number and hash; appending locks it so
-concurrent writers (threads or processes) still form one chain.
+`audit_head` is a single row (id 1, seeded by migration 0002) holding the latest sequence number and
+hash; appending locks it so concurrent writers (threads or processes) still form one chain.
+Migration 0002 also adds triggers that refuse UPDATE and DELETE on entries and checkpoints and any
+move of the head other than forward.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from carebridge.kernel.db import Base
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_patient_seq", "patient_id", "seq"),)
+    __table_args__ = (
+        Index("ix_audit_entries_patient_seq", "patient_id", "seq"),  # a patient's access log, newest first
+        Index("ix_audit_entries_user_seq", "user_id", "seq"),  # an admin's "what did this user do"
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
                                      primary_key=True, autoincrement=False)

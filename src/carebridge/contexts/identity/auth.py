@@ -1,7 +1,9 @@
 """Turning a request into a Principal: bearer JWT for the API, a cookie session for the web pages.
 
 Access tokens are short-lived but still checked against their session row, so logout and refresh
-token reuse revoke them at once rather than at expiry.
+token reuse revoke them at once rather than at expiry. The row, not the token, also says whether
+the sign-in was confirmed with a second factor: confirming TOTP enrolment upgrades the session
+the user is in, and turning TOTP off downgrades every session, without new tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from carebridge.kernel.deps import SessionDep
 from carebridge.kernel.errors import Unauthorized
 from carebridge.kernel.keys import ServerKeys
 from carebridge.security import CaregiverScope, Principal, Role
+from carebridge.settings import Settings
 
 SESSION_COOKIE = "cb_session"
 
@@ -62,9 +65,14 @@ def _session_alive(session: Session, sid: uuid.UUID, clock: Clock) -> AuthSessio
     return row
 
 
+def _needs_totp(settings: Settings, role: Role, mfa: bool) -> bool:
+    return role is Role.admin and settings.require_totp_for_admins and not mfa
+
+
 def authenticate(request: Request, session: Session) -> Principal | None:
     keys: ServerKeys = request.app.state.keys
     clock: Clock = request.app.state.clock
+    settings: Settings = request.app.state.settings
     client = request.client.host if request.client else None
     rid = getattr(request.state, "request_id", None)
     auth = request.headers.get("authorization")
@@ -75,13 +83,15 @@ def authenticate(request: Request, session: Session) -> Principal | None:
         claims = decode_access_token(keys.token_secret, token.strip(), now=clock.now())
         if claims is None:
             raise Unauthorized("the access token is invalid or expired; refresh it or sign in again")
-        if _session_alive(session, claims.session_id, clock) is None:
+        live = _session_alive(session, claims.session_id, clock)
+        if live is None or live.user_id != claims.user_id:
             raise Unauthorized("this sign-in has ended (logged out or revoked); sign in again")
         cg = caregiver_scopes(session, claims.user_id) if claims.role is Role.caregiver else {}
         return Principal(
             user_id=claims.user_id, role=claims.role, username=claims.username,
             organization_id=claims.organization_id, patient_id=claims.patient_id, caregiver_of=cg,
-            session_id=claims.session_id, mfa=claims.mfa, client_address=client, request_id=rid,
+            session_id=claims.session_id, mfa=live.mfa, needs_totp=_needs_totp(settings, claims.role, live.mfa),
+            client_address=client, request_id=rid,
         )
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -97,7 +107,7 @@ def authenticate(request: Request, session: Session) -> Principal | None:
         return Principal(
             user_id=user.id, role=role, username=user.username, organization_id=user.organization_id,
             patient_id=user.patient_id, caregiver_of=cg, session_id=row.id, mfa=row.mfa,
-            client_address=client, request_id=rid,
+            needs_totp=_needs_totp(settings, role, row.mfa), client_address=client, request_id=rid,
         )
     return None
 

@@ -64,7 +64,11 @@ class RefreshToken(Base):
 
 
 class LoginAttempt(Base):
-    """Failed sign-ins, counted per account and per address to throttle guessing."""
+    """Failed sign-ins, counted per account and per address to throttle guessing.
+
+    A successful sign-in marks the account's earlier failures `forgiven`: they stop counting
+    against the account but still count against the address they came from.
+    """
 
     __tablename__ = "login_attempts"
     __table_args__ = (
@@ -76,6 +80,7 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     client_address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    forgiven: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CaregiverLink(Base):

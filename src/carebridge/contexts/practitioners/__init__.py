@@ -1,1 +1,61 @@
-"""The practitioners context."""
+"""The practitioners context: organizations, practitioners and the roles they hold at organizations."""
+
+from carebridge.contexts.practitioners.organizations import (
+    create_organization,
+    get_organization,
+    list_organizations,
+    organization_exists,
+    update_organization,
+)
+from carebridge.contexts.practitioners.schemas import (
+    OrganizationCreate,
+    OrganizationPage,
+    OrganizationRead,
+    OrganizationType,
+    OrganizationUpdate,
+    PractitionerCreate,
+    PractitionerPage,
+    PractitionerRead,
+    PractitionerRoleCreate,
+    PractitionerRoleRead,
+    PractitionerRoleUpdate,
+    PractitionerUpdate,
+    RoleCode,
+)
+from carebridge.contexts.practitioners.service import (
+    add_role,
+    create_practitioner,
+    get_practitioner,
+    list_roles,
+    search_practitioners,
+    update_practitioner,
+    update_role,
+)
+
+__all__ = [
+    "OrganizationCreate",
+    "OrganizationPage",
+    "OrganizationRead",
+    "OrganizationType",
+    "OrganizationUpdate",
+    "PractitionerCreate",
+    "PractitionerPage",
+    "PractitionerRead",
+    "PractitionerRoleCreate",
+    "PractitionerRoleRead",
+    "PractitionerRoleUpdate",
+    "PractitionerUpdate",
+    "RoleCode",
+    "add_role",
+    "create_organization",
+    "create_practitioner",
+    "get_organization",
+    "get_practitioner",
+    "list_organizations",
+    "list_roles",
+    "organization_exists",
+    "search_practitioners",
+    "update_organization",
+    "update_practitioner",
+    "update_role",
+]

@@ -1,0 +1,99 @@
+"""Reaching one patient: the policy facts, the decision and the audit entry that records it.
+
+Every path to a patient's data goes through `load_patient_for`, so the policy is asked the same
+question everywhere and a refusal leaves a trace even though the request that asked fails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebridge.contexts.audit import service as audit
+from carebridge.contexts.patients.models import Patient, PatientOrganization
+from carebridge.kernel.errors import Forbidden, NotFound
+from carebridge.security import PatientFacts, Permission, Principal, decide_patient_access
+
+RESOURCE = "Patient"
+
+ACTION_FOR: dict[Permission, str] = {
+    Permission.patient_read: "read",
+    Permission.patient_search: "search",
+    Permission.patient_create: "create",
+    Permission.patient_update: "update",
+    Permission.patient_deactivate: "deactivate",
+    Permission.patient_merge: "merge",
+}
+
+
+def facts_for(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PatientFacts]:
+    """Policy facts for many patients in two queries (absent ids are left out)."""
+    ids = list(dict.fromkeys(patient_ids))
+    if not ids:
+        return {}
+    active = dict(session.execute(select(Patient.id, Patient.active).where(Patient.id.in_(ids))).tuples().all())
+    orgs: dict[uuid.UUID, set[uuid.UUID]] = {pid: set() for pid in active}
+    rows = session.execute(
+        select(PatientOrganization.patient_id, PatientOrganization.organization_id)
+        .where(PatientOrganization.patient_id.in_(list(active)))
+    ).tuples()
+    for pid, org in rows:
+        orgs[pid].add(org)
+    return {pid: PatientFacts(patient_id=pid, organization_ids=frozenset(orgs[pid]), active=act)
+            for pid, act in active.items()}
+
+
+def get_patient_facts(session: Session, patient_id: uuid.UUID) -> PatientFacts:
+    """What the access policy needs to know about one patient; 404 if there is no such patient."""
+    facts = facts_for(session, [patient_id]).get(patient_id)
+    if facts is None:
+        raise NotFound("no such patient")
+    return facts
+
+
+def visible_ids(session: Session, principal: Principal | None, patient_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids among these that the caller may read: the only ones an error message may name."""
+    if principal is None:
+        return []
+    facts = facts_for(session, patient_ids)
+    return [pid for pid, f in facts.items()
+            if decide_patient_access(principal, Permission.patient_read, f).allowed]
+
+
+def load_patient_for(
+    session: Session,
+    principal: Principal,
+    patient_id: uuid.UUID,
+    permission: Permission,
+    *,
+    purpose: str = "treatment",
+    now: datetime | None = None,
+    audit_success: bool = True,
+    action: str | None = None,
+) -> Patient:
+    """The patient row if the policy allows `permission`; records the access (or the refusal) in the audit trail.
+
+    Callers that write their own, richer audit entry for the success pass `audit_success=False`;
+    a refusal is always recorded, with outcome "denied", and survives the request's rollback.
+    """
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("no such patient")
+    orgs = session.scalars(select(PatientOrganization.organization_id)
+                           .where(PatientOrganization.patient_id == patient_id))
+    facts = PatientFacts(patient_id=patient_id, organization_ids=frozenset(orgs), active=patient.active)
+    decision = decide_patient_access(principal, permission, facts)
+    verb = action or ACTION_FOR.get(permission, "read")
+    if not decision.allowed:
+        audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
+                     patient_id=patient_id, purpose=purpose, outcome="denied",
+                     detail={"basis": decision.basis, "permission": permission.value}, at=now)
+        raise Forbidden(f"you may not {verb} this patient's record: {decision.reason}")
+    if audit_success:
+        audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
+                     patient_id=patient_id, purpose=purpose, detail={"basis": decision.basis}, at=now)
+    return patient

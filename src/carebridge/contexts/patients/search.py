@@ -1,0 +1,153 @@
+"""Patient search: name prefixes on folded tokens, identifier, birth date, phone; keyset pages.
+
+A name search is one b-tree range per word on `patient_name_tokens` (never a leading-wildcard
+LIKE), and the order (family, given, id) is the `ix_patients_sort` index, so a page costs the
+same on the first and the thousandth page and stays stable while patients are added.
+Visibility is part of the query: staff see their organization's patients, a patient only
+themselves, a caregiver only the patients who granted them `read_record`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, tuple_
+from sqlalchemy.orm import Session, aliased
+
+from carebridge.contexts.audit import service as audit
+from carebridge.contexts.patients import names
+from carebridge.contexts.patients.access import RESOURCE
+from carebridge.contexts.patients.models import Patient, PatientIdentifier, PatientNameToken, PatientOrganization
+from carebridge.contexts.patients.schemas import ABHA_SYSTEM, PatientPage
+from carebridge.contexts.patients.service import to_read
+from carebridge.kernel.errors import ValidationProblem
+from carebridge.kernel.pagination import decode_cursor, encode_cursor
+from carebridge.security import PatientFacts, Permission, Principal, Role, decide_patient_access, require
+
+
+@dataclass(frozen=True, slots=True)
+class PatientQuery:
+    name: str | None = None
+    identifier: str | None = None
+    birth_date: date | None = None
+    phone: str | None = None
+    include_inactive: bool = False
+
+    def used(self) -> list[str]:
+        return [k for k in ("name", "identifier", "birth_date", "phone") if getattr(self, k) is not None]
+
+
+def _bad(field: str, message: str) -> ValidationProblem:
+    return ValidationProblem(f"{field}: {message}", errors=[{"field": field, "in": "query", "message": message}])
+
+
+def _prefix(table: type[PatientNameToken] | Any, token: str) -> ColumnElement[bool]:
+    return and_(table.token >= token, table.token < names.prefix_upper_bound(token))
+
+
+def _term(table: type[PatientNameToken] | Any, word: str, key: str) -> ColumnElement[bool]:
+    return _prefix(table, word) if word == key else or_(_prefix(table, word), _prefix(table, key))
+
+
+def _name_terms(name: str) -> list[tuple[str, str]]:
+    terms = names.query_terms(name)
+    if not terms:
+        raise _bad("name", "has no letters or digits to search for")
+    # the longest word is likely the rarest: it drives, the others are checked per candidate
+    return sorted(terms, key=lambda t: -len(t[0]))
+
+
+def _identifier_clause(identifier: str) -> ColumnElement[bool]:
+    system, sep, value = identifier.rpartition("|")
+    value = value.strip()
+    if not value:
+        raise _bad("identifier", "give `system|value` or a value")
+    values = {value}
+    if (not sep or system == ABHA_SYSTEM) and value.replace("-", "").isdigit() and len(value.replace("-", "")) == 14:
+        values.add(value.replace("-", ""))
+    cond: ColumnElement[bool] = PatientIdentifier.value.in_(sorted(values))
+    if sep and system:
+        cond = and_(PatientIdentifier.system == system.strip(), cond)
+    return Patient.id.in_(select(PatientIdentifier.patient_id).where(cond))
+
+
+def _visibility(principal: Principal) -> ColumnElement[bool]:
+    if principal.role is Role.patient:
+        return Patient.id == principal.patient_id if principal.patient_id else false()
+    if principal.role is Role.caregiver:
+        ids = [pid for pid in principal.caregiver_of
+               if decide_patient_access(principal, Permission.patient_read, PatientFacts(patient_id=pid)).allowed]
+        return Patient.id.in_(ids) if ids else false()
+    require(principal, Permission.patient_search)
+    if principal.organization_id is None:
+        return false()
+    return exists().where(PatientOrganization.patient_id == Patient.id,
+                          PatientOrganization.organization_id == principal.organization_id)
+
+
+def _statement(principal: Principal, query: PatientQuery) -> tuple[Select[Any], Any]:
+    """The page query (id and sort keys only) and the columns that order it.
+
+    A name search reads its longest word's matches, sort keys included, from the covering token
+    index and sorts only those: its cost follows the number of matches, wherever they fall in
+    the alphabet (walking `ix_patients_sort` instead is fast for "a" and slow for "zainab").
+    Other searches walk `ix_patients_sort`. The wide patient rows are loaded only for the page.
+    """
+    if query.name is not None:
+        first, *rest = _name_terms(query.name)
+        keyed: Any = aliased(PatientNameToken)
+        stmt = (select(keyed.patient_id, keyed.family_name_norm, keyed.given_name_norm).distinct()
+                .join(Patient, Patient.id == keyed.patient_id).where(_term(keyed, *first)))
+        for word, key in rest:
+            other = aliased(PatientNameToken)
+            stmt = stmt.where(exists().where(other.patient_id == keyed.patient_id, _term(other, word, key)))
+        sort = (keyed.family_name_norm, keyed.given_name_norm, keyed.patient_id)
+    else:
+        stmt = select(Patient.id, Patient.family_name_norm, Patient.given_name_norm)
+        sort = (Patient.family_name_norm, Patient.given_name_norm, Patient.id)
+    stmt = stmt.where(_visibility(principal))
+    if not query.include_inactive:
+        stmt = stmt.where(Patient.active.is_(True))
+    if query.identifier is not None:
+        stmt = stmt.where(_identifier_clause(query.identifier))
+    if query.birth_date is not None:
+        stmt = stmt.where(Patient.birth_date == query.birth_date)
+    if query.phone is not None:
+        phone = names.phone_key(query.phone)
+        if phone is None:
+            raise _bad("phone", "give at least 6 digits")
+        stmt = stmt.where(Patient.phone_norm == phone)
+    return stmt, sort
+
+
+def search_patients(session: Session, principal: Principal, *, query: PatientQuery, limit: int,
+                    cursor: str | None, now: datetime, purpose: str = "treatment") -> PatientPage:
+    """One page of the patients the caller may see that match; every returned patient is audited."""
+    stmt, sort = _statement(principal, query)
+    after = decode_cursor(cursor, arity=3)
+    if after is not None:
+        try:
+            last_id = uuid.UUID(str(after[2]))
+        except ValueError as exc:
+            raise _bad("cursor", "malformed") from exc
+        stmt = stmt.where(tuple_(*sort) > tuple_(str(after[0]), str(after[1]), last_id))
+    stmt = stmt.order_by(*sort).limit(limit + 1)
+    keys = session.execute(stmt).tuples().all()
+    more = len(keys) > limit
+    ids = [k[0] for k in keys[:limit]]
+    loaded = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+    rows = [loaded[i] for i in ids]
+    detail = {"params": query.used(), "page": "next" if after else "first"}
+    for p in rows:
+        audit.record(session, principal, action="search", resource_type=RESOURCE, resource_id=p.id,
+                     patient_id=p.id, purpose=purpose, detail=detail, at=now)
+    if not rows:
+        audit.record(session, principal, action="search", resource_type=RESOURCE, purpose=purpose,
+                     detail={**detail, "results": 0}, at=now)
+    last = rows[-1] if rows else None
+    next_cursor = (encode_cursor([last.family_name_norm, last.given_name_norm, str(last.id)])
+                   if more and last is not None else None)
+    return PatientPage(items=[to_read(p) for p in rows], next_cursor=next_cursor, limit=limit)

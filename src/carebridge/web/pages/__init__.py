@@ -1,0 +1,1 @@
+"""Pages that belong to no single context: home, the per-role dashboard, the language switch."""
