@@ -28,7 +28,7 @@ from carebridge.kernel.keys import ServerKeys
 from carebridge.settings import Settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.database
     return db
 
@@ -39,19 +39,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     if gate is not None:
         await gate.acquire()
     try:
-        with db.unit_of_work(info={"request": request_info(request)}) as session:
+        with db.unit_of_work(info={"request": read_request_info(request)}) as session:
             yield session
     finally:
         if gate is not None:
             gate.release()
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -62,7 +62,11 @@ class RequestInfo:
     client_address: str | None
 
 
-def request_info(request: Request) -> RequestInfo:
+async def request_info(request: Request) -> RequestInfo:
+    return read_request_info(request)
+
+
+def read_request_info(request: Request) -> RequestInfo:
     rid = getattr(request.state, "request_id", None)
     client = request.client.host if request.client else None
     return RequestInfo(request_id=rid, client_address=client)
@@ -75,7 +79,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 RequestInfoDep = Annotated[RequestInfo, Depends(request_info)]
 
 
-def get_keys(request: Request) -> ServerKeys:
+async def get_keys(request: Request) -> ServerKeys:
     keys: ServerKeys = request.app.state.keys
     return keys
 

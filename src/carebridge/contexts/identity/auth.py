@@ -112,11 +112,11 @@ def authenticate(request: Request, session: Session) -> Principal | None:
     return None
 
 
-def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
     return authenticate(request, session)
 
 
-def require_principal(request: Request, session: SessionDep) -> Principal:
+async def require_principal(request: Request, session: SessionDep) -> Principal:
     principal = authenticate(request, session)
     if principal is None:
         raise Unauthorized()

@@ -63,7 +63,7 @@ UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {
 _DEFAULT_PURPOSE = {Role.patient: PurposeOfUse.patient_request, Role.caregiver: PurposeOfUse.family_request}
 
 
-def purpose_of_use(
+async def purpose_of_use(
     principal: CurrentPrincipal,
     value: Annotated[PurposeOfUse | None, Header(alias="X-Purpose-Of-Use",
                                                  description="Why the data is reached (HL7 PurposeOfUse).")] = None,
@@ -109,7 +109,7 @@ def create_patient(
 
 
 @router.get("/patients", summary="Search the patients you may see", response_model=PatientPage, responses=ERRORS)
-def search_patients(
+async def search_patients(
     session: SessionDep, principal: CurrentPrincipal, clock: ClockDep, settings: SettingsDep,
     purpose: Purpose,
     name: Annotated[Clean | None, Query(min_length=1, max_length=100,
@@ -132,8 +132,8 @@ def search_patients(
 
 @router.get("/patients/{patient_id}", summary="Read a patient (merged ones carry merged_into_id)",
             response_model=PatientRead, responses=ERRORS)
-def get_patient(patient_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
-                response: Response, purpose: Purpose) -> PatientRead:
+async def get_patient(patient_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                      response: Response, purpose: Purpose) -> PatientRead:
     return _etag(response, service.get_patient(session, principal, patient_id=patient_id, now=clock.now(),
                                                purpose=purpose))
 
