@@ -27,6 +27,7 @@ from _harness import PG_URL, Figure, load, reset_postgres, server, tmpdir
 from carebridge.contexts.identity.models import AuthSession, User
 from carebridge.contexts.identity.passwords import hash_password
 from carebridge.contexts.identity.tokens import issue_access_token
+from carebridge.contexts.patients import rebuild_search_index
 from carebridge.contexts.patients.models import Patient, PatientIdentifier, PatientOrganization
 from carebridge.contexts.practitioners.models import Organization
 from carebridge.demo.people import FAMILY, GIVEN_FEMALE, GIVEN_MALE
@@ -60,7 +61,7 @@ def seed(url: str, data_dir: Path, n: int) -> tuple[str, list[uuid.UUID], str]:
             rows.append({"id": pid, "given_name": given, "family_name": family, "given_name_norm": given.lower(),
                          "family_name_norm": family.lower(), "name_search": f"{given} {family}".lower(),
                          "birth_date": date(1950, 1, 1) + timedelta(days=rng.randint(0, 25000)), "sex": "female",
-                         "phone": f"+91 98{i:08d}", "phone_norm": f"+9198{i:08d}", "preferred_languages": ["hi"],
+                         "phone": f"+91 98{i:08d}", "preferred_languages": ["hi"],
                          "created_at": now, "updated_at": now, "version": 1, "active": True, "deceased": False})
             idents.append({"id": uuid.uuid4(), "patient_id": pid, "system": "urn:bench:mrn", "value": f"B{i:07d}"})
             links.append({"id": uuid.uuid4(), "patient_id": pid, "organization_id": org_id, "since": now})
@@ -68,6 +69,7 @@ def seed(url: str, data_dir: Path, n: int) -> tuple[str, list[uuid.UUID], str]:
             s.execute(insert(Patient), rows[chunk:chunk + 2000])
             s.execute(insert(PatientIdentifier), idents[chunk:chunk + 2000])
             s.execute(insert(PatientOrganization), links[chunk:chunk + 2000])
+        rebuild_search_index(s)  # the derived search columns and name tokens, as the service would write them
         user = User(id=uuid.uuid4(), username="bench_doctor", password_hash=hash_password("bench password 123"),
                     role=Role.practitioner.value, organization_id=org_id, created_at=now, updated_at=now,
                     password_changed_at=now)

@@ -57,7 +57,7 @@ PURPOSE_LABELS: Final = {
 OUTCOME_LABELS: Final = {
     "success": N_("Allowed"),
     "denied": N_("Refused"),
-    "failed": N_("Failed"),
+    "failure": N_("Failed"),
 }
 RESOURCE_LABELS: Final = {
     "Patient": N_("personal details"),

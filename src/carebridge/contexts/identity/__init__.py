@@ -4,6 +4,7 @@ Other contexts and the web pages use only what is listed here.
 """
 
 from carebridge.contexts.identity.auth import SESSION_COOKIE, CurrentPrincipal, OptionalPrincipal, sign_session_id
+from carebridge.contexts.identity.merge import move_accounts_and_caregivers
 from carebridge.contexts.identity.schemas import (
     CaredPatientRead,
     CaregiverLinkCreate,
@@ -76,6 +77,7 @@ __all__ = [
     "list_users",
     "login",
     "logout",
+    "move_accounts_and_caregivers",
     "reactivate_user",
     "refresh",
     "register",

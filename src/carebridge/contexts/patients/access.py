@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carebridge.contexts.audit import service as audit
+from carebridge.contexts import audit
 from carebridge.contexts.patients.models import Patient, PatientOrganization
 from carebridge.kernel.errors import Forbidden, NotFound
 from carebridge.security import PatientFacts, Permission, Principal, decide_patient_access

@@ -19,7 +19,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from carebridge.contexts.audit import service as audit
+from carebridge.contexts import audit
 from carebridge.contexts.patients import names
 from carebridge.contexts.patients.access import RESOURCE, load_patient_for
 from carebridge.contexts.patients.models import EmergencyContact, PatientIdentifier, PatientOrganization

@@ -1,8 +1,9 @@
 """Patient search: name prefixes on folded tokens, identifier, birth date, phone; keyset pages.
 
 A name search is one b-tree range per word on `patient_name_tokens` (never a leading-wildcard
-LIKE), and the order (family, given, id) is the `ix_patients_sort` index, so a page costs the
-same on the first and the thousandth page and stays stable while patients are added.
+LIKE) whose index also carries the sort keys (family, given, id); other searches walk
+`ix_patients_sort`. Keyset cursors keep pages stable while patients are added and make the
+thousandth page cost what the first does.
 Visibility is part of the query: staff see their organization's patients, a patient only
 themselves, a caregiver only the patients who granted them `read_record`.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
-from carebridge.contexts.audit import service as audit
+from carebridge.contexts import audit
 from carebridge.contexts.patients import names
 from carebridge.contexts.patients.access import RESOURCE
 from carebridge.contexts.patients.models import Patient, PatientIdentifier, PatientNameToken, PatientOrganization

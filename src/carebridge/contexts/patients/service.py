@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from carebridge.contexts.audit import service as audit
+from carebridge.contexts import audit
 from carebridge.contexts.patients import names
 from carebridge.contexts.patients.access import RESOURCE, load_patient_for, visible_ids
 from carebridge.contexts.patients.models import EmergencyContact, Patient, PatientIdentifier, PatientOrganization

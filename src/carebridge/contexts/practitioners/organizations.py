@@ -13,7 +13,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carebridge.contexts.audit import service as audit
+from carebridge.contexts import audit
 from carebridge.contexts.practitioners.models import Organization
 from carebridge.contexts.practitioners.schemas import (
     OrganizationCreate,

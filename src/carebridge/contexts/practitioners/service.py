@@ -16,7 +16,7 @@ from sqlalchemy import String, cast, exists, or_, select, tuple_
 from sqlalchemy.orm import Session
 from unidecode import unidecode
 
-from carebridge.contexts.audit import service as audit
+from carebridge.contexts import audit
 from carebridge.contexts.practitioners.models import Practitioner, PractitionerRole
 from carebridge.contexts.practitioners.organizations import flush_unique, organization_exists
 from carebridge.contexts.practitioners.schemas import (
