@@ -103,7 +103,7 @@ FACILITY_COLS = ("id", "external_id", "name", "type", "ownership", "emergency", 
                  "insurance", "languages", "opening_hours", "country", "lat", "lng", "cell", "active", "version",
                  "created_at", "updated_at")
 SECONDARY_INDEXES = {
-    "ix_facilities_cell": "CREATE INDEX ix_facilities_cell ON facilities (cell)",
+    "ix_facilities_cell": "CREATE INDEX ix_facilities_cell ON facilities (cell, lat, lng)",
     "ix_facilities_sort": "CREATE INDEX ix_facilities_sort ON facilities (name, id)",
     "ix_facility_search_keys_facility_id":
         "CREATE INDEX ix_facility_search_keys_facility_id ON facility_search_keys (facility_id)",
@@ -147,7 +147,7 @@ def seed(db: Database, n: int, rng: random.Random) -> float:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
         for first in range(0, n, chunk):
             rows = [_facility(rng, i, now) for i in range(first, min(n, first + chunk))]
-            keys = [(k, r["cell"], r["id"].hex if sqlite else r["id"])
+            keys = [(k, r["cell"], r["id"].hex if sqlite else r["id"], r["lat"], r["lng"])
                     for r in rows for k in search_keys(specialties=r["specialties"], services=r["services"],
                                                        insurance=r["insurance"])]
             keys.sort(key=lambda k: (k[0], k[1]))  # B-tree appends, not random inserts
@@ -157,14 +157,15 @@ def seed(db: Database, n: int, rng: random.Random) -> float:
                 columns = ", ".join(FACILITY_COLS)  # constants, not input
                 raw.executemany(f"INSERT INTO facilities ({columns}) VALUES ({marks})",  # noqa: S608
                                 facility_rows)
-                raw.executemany("INSERT INTO facility_search_keys (key, cell, facility_id) VALUES (?, ?, ?)",
+                raw.executemany("INSERT INTO facility_search_keys (key, cell, facility_id, lat, lng) "
+                                "VALUES (?, ?, ?, ?, ?)",
                                 keys)
             else:
                 with raw.cursor() as cur:
                     with cur.copy(f"COPY facilities ({', '.join(FACILITY_COLS)}) FROM STDIN") as copy:
                         for row in facility_rows:
                             copy.write_row(row)
-                    with cur.copy("COPY facility_search_keys (key, cell, facility_id) FROM STDIN") as copy:
+                    with cur.copy("COPY facility_search_keys (key, cell, facility_id, lat, lng) FROM STDIN") as copy:
                         for key_row in keys:
                             copy.write_row(key_row)
         for ddl in SECONDARY_INDEXES.values():
@@ -246,7 +247,7 @@ def main() -> None:
         else:
             work = tmpdir("cb-facility-bench-")
             url = f"sqlite:///{work / 'bench.db'}"
-        brute = 20 if n <= 10_000 else 10
+        brute = 20 if n <= 10_000 else (10 if n <= 100_000 else 5)
         r = run(url, n, args.queries, brute, rng)
         if not args.pg:
             shutil.rmtree(work, ignore_errors=True)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from carebridge import __version__
 from carebridge.contexts.audit import service as audit_service
 from carebridge.contexts.audit.api import router as audit_router
+from carebridge.contexts.facilities.api import IMPORT_PATH as FACILITY_IMPORT_PATH
 from carebridge.contexts.facilities.api import router as facilities_router
 from carebridge.contexts.identity.api import router as identity_router
 from carebridge.contexts.patients.api import router as patients_router
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.migration_head = head_revision(db.url)
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes,
-                       log_requests=settings.access_log)
+                       log_requests=settings.access_log,
+                       path_body_limits={FACILITY_IMPORT_PATH: settings.facility_import_max_bytes + 64 * 1024})
     app.include_router(health.router)
     app.include_router(identity_router)
     app.include_router(patients_router)

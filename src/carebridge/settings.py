@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     access_log: bool = Field(False, description="Log every request line (the JSON request log is separate).")
     default_language: Literal["en", "hi"] = Field("en", description="UI language before the user picks one.")
     self_registration: bool = Field(True, description="Patients may create their own accounts.")
+    facility_road_factor: float = Field(
+        1.4, ge=1.0, le=5.0, description="Road distance ÷ great-circle distance, for travel-time estimates."
+    )
+    facility_average_speed_kmh: float = Field(
+        30.0, gt=0, le=200, description="Average travel speed for facility travel-time estimates."
+    )
+    facility_import_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest facility import upload (the one route above the body limit)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -42,3 +42,11 @@ def test_metrics_exposes_request_counters(client: TestClient) -> None:
     r = client.get("/metrics")
     assert r.status_code == 200
     assert "carebridge_http_requests_total" in r.text
+
+
+def test_facility_import_route_accepts_bodies_above_the_general_limit(client: TestClient) -> None:
+    body = b"x" * 1_500_000  # above CAREBRIDGE_MAX_BODY_BYTES (1 MiB), below the import limit
+    r = client.post("/api/v1/facilities/import", content=body, headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 401  # reached the route (which wants a signed-in admin), not refused with 413
+    r = client.post("/api/v1/patients", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413

@@ -15,6 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from carebridge.contexts.facilities.schemas import Address as FacilityAddress
+from carebridge.contexts.facilities.schemas import Contact, FacilityCreate, FacilityType, Ownership
+from carebridge.contexts.facilities.schemas import GeoPoint as FacilityPoint
+from carebridge.contexts.facilities.service import create_facility
 from carebridge.contexts.identity import service as identity
 from carebridge.contexts.identity.caregivers import link_caregiver
 from carebridge.contexts.identity.schemas import RegistrationCreate, StaffCreate
@@ -41,6 +45,7 @@ from carebridge.contexts.practitioners.schemas import (
 )
 from carebridge.contexts.practitioners.service import add_role, create_practitioner
 from carebridge.demo.people import patients as demo_people
+from carebridge.engines.opening_hours import OpeningHours, TimeRange, Weekday
 from carebridge.security import CaregiverScope, Principal, Role
 from carebridge.settings import Settings
 
@@ -101,6 +106,8 @@ def load(session: Session, *, settings: Settings, now: datetime, patients: int =
         phone="+91 712 255 0000"), now=now)
     orgs = [clinic_id, hospital.id]
 
+    _facilities(session, admin_p, orgs, now)
+
     staff: dict[Role, Principal] = {}
     for role, name in [(Role.practitioner, "Anita Deshpande"), (Role.nurse, "Mary Joseph"),
                        (Role.health_worker, "Savita Pawar"), (Role.pharmacist, "Nikhil Jain"),
@@ -155,6 +162,37 @@ def load(session: Session, *, settings: Settings, now: datetime, patients: int =
     logins.append(Login("patient", "demo_patient", patient_pw))
     logins.append(Login("caregiver", "demo_caregiver", caregiver_pw, "linked to demo_patient"))
     return logins
+
+
+def _facilities(session: Session, admin: Principal, orgs: list[uuid.UUID], now: datetime) -> None:
+    """Facilities around the demo cities: the clinic's own sites, the hospital, and public facilities nearby."""
+    weekdays = {day: [TimeRange(opens="09:00", closes="17:00")] for day in
+                (Weekday.mon, Weekday.tue, Weekday.wed, Weekday.thu, Weekday.fri)}
+    weekdays[Weekday.sat] = [TimeRange(opens="09:00", closes="13:00")]
+    opd = OpeningHours(time_zone="Asia/Kolkata", weekly=weekdays)
+    always = OpeningHours(time_zone="Asia/Kolkata", always_open=True)
+    sites = [
+        ("Sunrise CHC, Shivaji Nagar", FacilityType.community_health_centre, Ownership.public, 0, True, always,
+         ["general_practice", "paediatrics", "obstetrics_gynaecology", "emergency_medicine"], 30, 18.5308, 73.8475,
+         "Pune"),
+        ("Sunrise Clinic, Kothrud", FacilityType.private_clinic, Ownership.private, 0, False, opd,
+         ["general_practice", "dermatology"], None, 18.5074, 73.8077, "Pune"),
+        ("Riverside District Hospital", FacilityType.district_hospital, Ownership.public, 1, True, always,
+         ["emergency_medicine", "cardiology", "orthopaedics", "psychiatry", "general_surgery"], 250,
+         21.1466, 79.0882, "Nagpur"),
+        ("Hadapsar Primary Health Centre", FacilityType.primary_health_centre, Ownership.public, None, False, opd,
+         ["general_practice", "public_health"], 6, 18.5089, 73.9260, "Pune"),
+        ("Nashik Road Diagnostic Lab", FacilityType.diagnostic_lab, Ownership.private, None, False, opd,
+         [], None, 19.9496, 73.8425, "Nashik"),
+    ]
+    for name, kind, owner, org_index, emergency, hours, specs, beds, lat, lng, city in sites:
+        create_facility(session, admin, now=now, data=FacilityCreate(
+            name=name, type=kind, ownership=owner, organization_id=orgs[org_index] if org_index is not None else None,
+            emergency=emergency, specialties=specs, insurance=["pmjay"] if owner is Ownership.public else [],
+            languages=["mr", "hi", "en"], beds_total=beds, beds_available=beds // 3 if beds else None,
+            opening_hours=hours, contact=Contact(phone="+91 20 2553 0000"),
+            address=FacilityAddress(city=city, state="Maharashtra", country="IN"),
+            location=FacilityPoint(lat=lat, lng=lng)))
 
 
 def save_logins(data_dir: Path, logins: list[Login]) -> Path:

@@ -228,6 +228,7 @@ def nearest(
         return []
     radius_km = min(radius_km, MAX_RADIUS_KM)
     seen: set[K] = set()
+    pending: list[tuple[float, K, T]] = []  # within the radius, not yet judged by `accept`
     accepted: list[tuple[float, K, T]] = []
     previous: list[Box] = []
     r = min(max(start_km, 0.001), radius_km)
@@ -244,18 +245,28 @@ def nearest(
                 if ident in seen:
                     continue
                 seen.add(ident)
-                plat, plng = locate(item)
                 if stats is not None:
                     stats.fetched += 1
+                plat, plng = locate(item)
                 d = haversine_km(lat, lng, plat, plng)
-                if d <= radius_km and (accept is None or accept(item)):
-                    accepted.append((d, ident, item))
-        covered = r
-        if covered >= radius_km or sum(1 for a in accepted if a[0] <= covered) >= k:
+                if d <= radius_km:
+                    pending.append((d, ident, item))
+        # Everything within r has been fetched, so the pending points within r can be judged nearest
+        # first; `accept` (the costly check) runs only until k are accepted.
+        covered = r if r < radius_km else math.inf
+        pending.sort(key=lambda p: (p[0], p[1]))
+        judged = 0
+        for candidate in pending:
+            if candidate[0] > covered or len(accepted) >= k:
+                break
+            judged += 1
+            if accept is None or accept(candidate[2]):
+                accepted.append(candidate)
+        del pending[:judged]
+        if len(accepted) >= k or r >= radius_km:
             break
         previous = boxes
         r = min(r * growth, radius_km)
-    accepted.sort(key=lambda a: (a[0], a[1]))
     if stats is not None:
         stats.accepted = len(accepted)
     return [Hit(d, item) for d, _, item in accepted[:k]]

@@ -84,10 +84,13 @@ class _BodyTooLarge(Exception):
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, log_requests: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, log_requests: bool = True,
+                 path_body_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
+        # the few upload routes allowed a larger body (each still enforces its own limit)
+        self.path_limits = path_body_limits or {}
         self.log_requests = log_requests
         self.log = logging.getLogger("carebridge.request")
 
@@ -96,6 +99,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         rid = None
+        max_body = self.path_limits.get(scope.get("path", ""), self.max_body)
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
@@ -106,7 +110,7 @@ class RequestMiddleware:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_body:
+                if declared > max_body:
                     await self._reject(send, rid)
                     return
         rid = rid or secrets.token_hex(8)
@@ -121,7 +125,7 @@ class RequestMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
-                if seen[0] > self.max_body:
+                if seen[0] > max_body:
                     raise _BodyTooLarge
             return message
 

@@ -151,3 +151,18 @@ def test_export_then_import_round_trips(fmt: str, session: Session, clock: Fixed
     after = service.to_read(session.execute(select(Facility).where(Facility.external_id == f"rt-{fmt}")).scalar_one())
     skip = {"version", "updated_at", "beds_updated_at"}
     assert after.model_dump(exclude=skip) == before.model_dump(exclude=skip)
+
+
+def test_csv_export_defuses_formulas_and_still_round_trips(session: Session, clock: FixedClock) -> None:
+    record = FacilityCreate.model_validate(payload(external_id="fx-1", name='=HYPERLINK("http://evil.test")',
+                                                   location={"lat": -1.5, "lng": 73.8}))
+    service.upsert_many(session, [record], now=clock.now())
+    before = service.to_read(session.execute(select(Facility).where(Facility.external_id == "fx-1")).scalar_one())
+    exported = "".join(exporters.to_csv([before]))
+    assert "'=HYPERLINK" in exported and "'+91 20 2612 3456" in exported
+    assert ",-1.5," in exported  # numbers stay numbers
+    report = _run(session, clock, "csv", exported.encode())
+    assert (report.updated, report.rejected) == (1, 0)
+    session.expire_all()
+    after = session.execute(select(Facility).where(Facility.external_id == "fx-1")).scalar_one()
+    assert (after.name, after.phone) == ('=HYPERLINK("http://evil.test")', "+91 20 2612 3456")

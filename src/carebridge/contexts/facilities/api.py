@@ -33,8 +33,8 @@ from carebridge.kernel.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge, Valida
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"])
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
-"""Largest import upload; the server-wide CAREBRIDGE_MAX_BODY_BYTES applies first. Bigger files: the CLI."""
+IMPORT_PATH = "/api/v1/facilities/import"
+"""The one route whose body may exceed CAREBRIDGE_MAX_BODY_BYTES, up to CAREBRIDGE_FACILITY_IMPORT_MAX_BYTES."""
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -77,6 +77,7 @@ def _invalid(exc: ValidationError, where: str = "query") -> ValidationProblem:
 def search_facilities(
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     lat: Annotated[float, Query(ge=-90, le=90, description="Search point latitude (WGS 84).")],
     lng: Annotated[float, Query(ge=-180, le=180, description="Search point longitude (WGS 84).")],
     radius_km: Annotated[float, Query(gt=0, le=MAX_RADIUS_KM, description="Search radius.")] = 25.0,
@@ -101,7 +102,8 @@ def search_facilities(
                                emergency=emergency, ownership=ownership, insurance=insurance, types=type_ or [])
     except ValidationError as exc:
         raise _invalid(exc) from exc
-    return search.search_facilities(session, query=query)
+    return search.search_facilities(session, query=query, road_factor=settings.facility_road_factor,
+                                    average_speed_kmh=settings.facility_average_speed_kmh)
 
 
 @router.get("/facilities", response_model=FacilityPage, summary="List facilities by name",
@@ -158,6 +160,7 @@ def import_facilities(
     session: SessionDep,
     principal: CurrentPrincipal,
     clock: ClockDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The file to import.")],
     format_: Annotated[Literal["csv", "geojson", "fhir"], Form(alias="format")] = "csv",
     profile: Annotated[str | None, Form(max_length=32, description="CSV column profile: carebridge, hifld.")] = None,
@@ -166,9 +169,10 @@ def import_facilities(
 ) -> ImportReport:
     """Upserts by external_id in one transaction and reports every refused record with its line and reason."""
     service.require_import(principal)
-    raw = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise PayloadTooLarge(f"imports through the API are limited to {MAX_IMPORT_BYTES} bytes; "
+    limit = settings.facility_import_max_bytes
+    raw = file.file.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"imports through the API are limited to {limit} bytes; "
                               "use `carebridge facilities import` for larger files")
     try:
         used, records, notes = importers.read(format_, raw, profile=profile, default_time_zone=time_zone)

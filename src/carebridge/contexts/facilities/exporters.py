@@ -48,7 +48,21 @@ def _csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list):
         return fm.LIST_SEPARATOR.join(str(v) for v in value)
-    return str(value)
+    return csv_safe(str(value))
+
+
+def csv_safe(text: str) -> str:
+    """Keep spreadsheets from running an imported name as a formula (OWASP "CSV injection").
+
+    A cell starting with = + - @ that is not a number gets a leading apostrophe; the CSV importer
+    removes it again, so files still round-trip.
+    """
+    if text and text[0] in fm.FORMULA_STARTS:
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
 
 
 def to_csv(facilities: Iterable[FacilityRead], *, chunk_rows: int = 500) -> Iterator[str]:

@@ -20,6 +20,7 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
 )
 LIST_COLUMNS: Final[frozenset[str]] = frozenset({"specialties", "services", "insurance", "languages"})
 LIST_SEPARATOR = ";"
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 FHIR_BASE = "https://carebridge.dev/fhir"
 EXTERNAL_ID_SYSTEM = f"{FHIR_BASE}/sid/facility-external-id"

@@ -209,6 +209,13 @@ def hifld_row(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _unescape(value: str | None) -> str | None:
+    """Undo `exporters.csv_safe`: an apostrophe guarding a formula-like cell."""
+    if value and len(value) > 1 and value[0] == "'" and value[1] in fm.FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
 @dataclass(frozen=True)
 class CsvProfile:
     name: str
@@ -258,6 +265,7 @@ def read_csv(text: Iterable[str], *, profile: str | None = None,
                 yield ParsedRecord(where=f"line {line}", line=line, external_id=None,
                                    errors=[f"the row has more fields than the header ({len(header)})"])
                 continue
+            row = {k: _unescape(v) for k, v in row.items()}
             try:
                 flat = spec.convert(row)
             except ValueError as exc:

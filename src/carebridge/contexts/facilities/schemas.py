@@ -205,7 +205,10 @@ class FacilityCreate(_FacilityFields):
 
 
 class FacilityUpdate(_In):
-    """Only the fields sent change; `version` must match the stored one when given."""
+    """Only the fields sent change; `version` must match the stored one when given.
+
+    Nested objects (contact, address, location, opening_hours) are replaced whole, not merged.
+    """
 
     version: int | None = Field(None, ge=1)
     name: Text200 | None = None

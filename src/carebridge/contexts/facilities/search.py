@@ -38,8 +38,9 @@ DEFAULT_AVERAGE_SPEED_KMH = 30.0
 DEFAULT_START_KM = 5.0
 MIN_START_KM = 0.3
 PROBE_RANGES = 8
-RANGES_PER_STATEMENT = 8
-WIDE_STATEMENT = 64  # wide rings (sparse areas, long radii) take fewer, wider statements
+PROBE_CAP = 2000
+WIDTHS = (4, 8, 16, 32, 64)
+"""Cell ranges per statement: the smallest that fits (little padding), 64 at most per statement."""
 
 _F = Facility
 _HOURS_TEXT = cast(_F.opening_hours, String)
@@ -100,8 +101,8 @@ def _box_params(prefix: str, box: Box) -> dict[str, float]:
 
 
 @lru_cache(maxsize=256)
-def _statement(drive: bool, extra: int, hours: bool, types: bool, emergency: bool, ownership: bool,
-               width: int) -> TextualSelect:
+def _statement(postgres: bool, drive: bool, extra: int, hours: bool, types: bool, emergency: bool,
+               ownership: bool, width: int) -> TextualSelect:
     """The prefilter SQL for one shape of question, written once and reused.
 
     Plain SQL text with named parameters: a Core construct this size (a UNION ALL of 64 selects)
@@ -109,9 +110,7 @@ def _statement(drive: bool, extra: int, hours: bool, types: bool, emergency: boo
     nothing. Portable to SQLite and PostgreSQL as written.
     """
     cols = "f.id, f.lat, f.lng" + (", CAST(f.opening_hours AS TEXT)" if hours else "")
-    conds = ["f.active = :active", "f.lat BETWEEN :b_min_lat AND :b_max_lat",
-             "f.lng BETWEEN :b_min_lng AND :b_max_lng",
-             "NOT (f.lat BETWEEN :p_min_lat AND :p_max_lat AND f.lng BETWEEN :p_min_lng AND :p_max_lng)"]
+    conds = ["f.active = :active"]
     if types:
         conds.append("f.type IN :types")
     if emergency:
@@ -121,18 +120,31 @@ def _statement(drive: bool, extra: int, hours: bool, types: bool, emergency: boo
     # Only constants and loop indexes are formatted into this SQL; every value is a bound parameter.
     conds += [f"EXISTS (SELECT 1 FROM facility_search_keys k{j} WHERE k{j}.key = :extra{j} "  # noqa: S608
               f"AND k{j}.cell = f.cell AND k{j}.facility_id = f.id)" for j in range(extra)]
+    # The box (this ring's hull minus the earlier rings' box) is tested on index columns, before a
+    # facility row is read: a range of whole tiles may reach well past the box.
+    box = ("{t}.lat BETWEEN :b_min_lat AND :b_max_lat AND {t}.lng BETWEEN :b_min_lng AND :b_max_lng AND NOT "
+           "({t}.lat BETWEEN :p_min_lat AND :p_max_lat AND {t}.lng BETWEEN :p_min_lng AND :p_max_lng)")
     where = " AND ".join(conds)
-    # Cell ranges are bound once each; the box and filters once per statement, outside the ranges.
-    if drive:
-        # one covering-index range scan of (key, cell) per range, as a UNION ALL: SQLite plans an OR
-        # of them as a scan of every row of the key, separate selects as separate seeks
+    if postgres:
+        # PostgreSQL turns an OR of ranges into a BitmapOr of (key, cell) index scans, planned cheaply;
+        # a UNION ALL of 64 joins would cost it milliseconds of planning per execution.
+        cells = " OR ".join(f"{'c' if drive else 'f'}.cell BETWEEN :lo{i} AND :hi{i}" for i in range(width))
+        if drive:
+            sql = (f"SELECT {cols} FROM facility_search_keys c JOIN facilities f ON f.id = c.facility_id "  # noqa: S608
+                   f"WHERE c.key = :drive AND ({cells}) AND {box.format(t='c')} AND {where}")
+        else:
+            sql = f"SELECT {cols} FROM facilities f WHERE ({cells}) AND {box.format(t='f')} AND {where}"  # noqa: S608
+    elif drive:
+        # SQLite plans an OR of ranges over (key, cell) as a scan of every row of the key; a UNION ALL
+        # of one range each is a seek each. The box is pushed down into the union's branches.
         parts = " UNION ALL ".join(
-            f"SELECT facility_id FROM facility_search_keys WHERE key = :drive AND cell BETWEEN :lo{i} AND :hi{i}"  # noqa: S608
-            for i in range(width))
-        sql = f"SELECT {cols} FROM ({parts}) c JOIN facilities f ON f.id = c.facility_id WHERE {where}"  # noqa: S608
+            f"SELECT facility_id, lat, lng FROM facility_search_keys "  # noqa: S608
+            f"WHERE key = :drive AND cell BETWEEN :lo{i} AND :hi{i}" for i in range(width))
+        sql = (f"SELECT {cols} FROM ({parts}) c JOIN facilities f ON f.id = c.facility_id "  # noqa: S608
+               f"WHERE {box.format(t='c')} AND {where}")
     else:
         cells = " OR ".join(f"f.cell BETWEEN :lo{i} AND :hi{i}" for i in range(width))
-        sql = f"SELECT {cols} FROM facilities f WHERE ({cells}) AND {where}"  # noqa: S608
+        sql = f"SELECT {cols} FROM facilities f WHERE ({cells}) AND {box.format(t='f')} AND {where}"  # noqa: S608
     stmt = text(sql)
     if types:
         stmt = stmt.bindparams(bindparam("types", expanding=True))
@@ -142,7 +154,7 @@ def _statement(drive: bool, extra: int, hours: bool, types: bool, emergency: boo
 
 
 def _fetcher(session: Session, query: FacilitySearch) -> Callable[[Area], list[Any]]:
-    """A fetch for the engine: fixed-shape statements, each run for 8 (or 64) cell ranges.
+    """A fetch for the engine: fixed-shape statements, each run for 4 to 64 cell ranges.
 
     The fixed shapes stay in the drivers' statement caches; the box conditions trim the cells' edges,
     and rows inside the box of an earlier round are left out (they were fetched then).
@@ -158,8 +170,8 @@ def _fetcher(session: Session, query: FacilitySearch) -> Callable[[Area], list[A
         base["emergency"] = query.emergency
     if query.ownership is not None:
         base["ownership"] = query.ownership.value
-    shape = (drive is not None, len(extra), query.open_at is not None, bool(query.types),
-             query.emergency is not None, query.ownership is not None)
+    shape = (session.get_bind().dialect.name == "postgresql", drive is not None, len(extra),
+             query.open_at is not None, bool(query.types), query.emergency is not None, query.ownership is not None)
 
     def fetch(area: Area) -> list[Any]:  # rows (id, lat, lng[, hours json text])
         hull = area.hull()
@@ -169,7 +181,7 @@ def _fetcher(session: Session, query: FacilitySearch) -> Callable[[Area], list[A
                                   **_box_params("p_", area.previous[0] if len(area.previous) == 1 else _NOWHERE)}
         out: list[Any] = []
         conn = session.connection()
-        width = RANGES_PER_STATEMENT if len(area.ranges) <= RANGES_PER_STATEMENT else WIDE_STATEMENT
+        width = next((w for w in WIDTHS if w >= len(area.ranges)), WIDTHS[-1])
         stmt = _statement(*shape, width)
         for start in range(0, len(area.ranges), width):
             chunk = list(area.ranges[start:start + width])
@@ -200,36 +212,40 @@ def _hits(session: Session, query: FacilitySearch, found: Sequence[tuple[float, 
 
 
 def _start_radius(session: Session, query: FacilitySearch) -> float:
-    """A first ring sized to the local density, so a dense city does not read thousands of rows.
+    """A first ring sized to the local density: tens of rows in a dense city, few rounds in the country.
 
-    Counts the candidate rows (index entries only) in the 3 x 3 cells around the point and picks the
-    radius expected to hold twice the asked number; any start is exact, only the work differs.
+    Counts candidate index entries (capped, so a count is never a long scan) in the 3 x 3 cells around
+    the point and, when those hold fewer than asked, in the 3 x 3 tiles around it; picks the radius
+    expected to hold twice the number asked. Any start gives the same answer; only the work differs.
     """
     keys = _keys(query)
-    half = GRID.cell_deg * 1.5
-    box = Box(max(query.lat - half, -90.0), min(query.lat + half, 90.0), max(query.lng - half, -180.0),
-              min(query.lng + half, 180.0))
-    ranges = GRID.ranges(box)[:PROBE_RANGES]
-    params: dict[str, Any] = {f"lo{i}": lo for i, (lo, _) in enumerate(ranges)}
-    params.update({f"hi{i}": hi for i, (_, hi) in enumerate(ranges)})
-    params["drive"] = keys[0] if keys else None
-    count = session.connection().execute(_probe(len(ranges), bool(keys)), params).scalar_one() or 0
-    if count == 0:
-        return DEFAULT_START_KM
+    drive = keys[0] if keys else None
+    for half in (GRID.cell_deg * 1.5, GRID.cell_deg * GRID.tile_cells * 1.5):
+        box = Box(max(query.lat - half, -90.0), min(query.lat + half, 90.0), max(query.lng - half, -180.0),
+                  min(query.lng + half, 180.0))
+        ranges = GRID.ranges(box)[:PROBE_RANGES]
+        params: dict[str, Any] = {"drive": drive, "cap": PROBE_CAP}
+        for i, (lo, hi) in enumerate(ranges):
+            params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+        count = session.connection().execute(_probe(len(ranges), drive is not None), params).scalar_one() or 0
+        if count >= query.limit or count >= PROBE_CAP:
+            break
+    if count == 0:  # nothing within the 3 x 3 tiles: start at the edge of that emptiness
+        return min(max(0.9 * half * 111.2 * math.cos(math.radians(query.lat)), DEFAULT_START_KM), query.radius_km)
     area_km2 = (2 * half * 111.2) ** 2 * max(math.cos(math.radians(query.lat)), 0.01)
     radius = math.sqrt(2 * query.limit / (math.pi * count / area_km2))
-    return min(max(radius, MIN_START_KM), DEFAULT_START_KM)
+    return min(max(radius, MIN_START_KM), query.radius_km)
 
 
 @lru_cache(maxsize=32)
 def _probe(width: int, keyed: bool) -> TextClause:
     if keyed:
-        parts = " + ".join(f"(SELECT count(*) FROM facility_search_keys WHERE key = :drive "  # noqa: S608
-                           f"AND cell BETWEEN :lo{i} AND :hi{i})" for i in range(width))
+        parts = " UNION ALL ".join(f"SELECT 1 FROM facility_search_keys WHERE key = :drive "  # noqa: S608
+                                   f"AND cell BETWEEN :lo{i} AND :hi{i}" for i in range(width))
     else:
-        parts = " + ".join(f"(SELECT count(*) FROM facilities WHERE cell BETWEEN :lo{i} AND :hi{i})"  # noqa: S608
-                           for i in range(width))
-    return text(f"SELECT {parts}")
+        parts = " UNION ALL ".join(f"SELECT 1 FROM facilities WHERE cell BETWEEN :lo{i} AND :hi{i}"  # noqa: S608
+                                   for i in range(width))
+    return text(f"SELECT count(*) FROM ({parts} LIMIT :cap) p")  # noqa: S608
 
 
 def search_ids(session: Session, *, query: FacilitySearch,

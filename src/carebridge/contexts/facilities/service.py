@@ -108,7 +108,8 @@ def key_rows(facility_id: uuid.UUID, values: dict[str, Any]) -> list[dict[str, A
         return []
     keys = search_keys(specialties=values["specialties"], services=values["services"],
                        insurance=values["insurance"])
-    return [{"key": k, "cell": values["cell"], "facility_id": facility_id} for k in keys]
+    return [{"key": k, "cell": values["cell"], "facility_id": facility_id, "lat": values["lat"], "lng": values["lng"]}
+            for k in keys]
 
 
 def sync_search_keys(session: Session, facility_ids: Sequence[uuid.UUID], rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts.identity.models import CaregiverLink, User
@@ -21,9 +21,10 @@ from carebridge.contexts.patients import on_patient_merged
 def move_accounts_and_caregivers(session: Session, *, source_id: uuid.UUID, target_id: uuid.UUID,
                                  now: datetime) -> dict[str, int]:
     """Repoint patient logins and caregiver links; a caregiver linked to both keeps the union of scopes."""
-    accounts = session.execute(
-        update(User).where(User.patient_id == source_id).values(patient_id=target_id, updated_at=now)
-    ).rowcount
+    accounts = 0
+    for user in session.scalars(select(User).where(User.patient_id == source_id)).all():
+        user.patient_id, user.updated_at = target_id, now
+        accounts += 1
     moved = combined = 0
     survivors = {
         link.caregiver_user_id: link
@@ -43,5 +44,5 @@ def move_accounts_and_caregivers(session: Session, *, source_id: uuid.UUID, targ
         link.revoked_at = link.revoked_at or now
         combined += 1
     session.flush()
-    return {"patient_accounts": int(accounts or 0), "caregiver_links_moved": moved,
+    return {"patient_accounts": accounts, "caregiver_links_moved": moved,
             "caregiver_links_combined": combined}
