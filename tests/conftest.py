@@ -109,10 +109,14 @@ def factory(app: FastAPI, database: Database, clock: FixedClock) -> Factory:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Outside CI a test needing an absent service skips with a reason; in CI it must run."""
+    """PostgreSQL-only tests run in the PostgreSQL pass (CAREBRIDGE_TEST_DATABASE_URL set) and skip with a
+    reason in the SQLite pass. CI runs both passes, and its PostgreSQL pass fails outright when the server
+    is missing (the schema cannot be prepared), so a missing service never passes silently in CI.
+    """
     url = os.environ.get("CAREBRIDGE_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql") and not IN_CI:
-        skip = pytest.mark.skip(reason="needs PostgreSQL: set CAREBRIDGE_TEST_DATABASE_URL=postgresql+psycopg://…")
+    if not url.startswith("postgresql"):
+        skip = pytest.mark.skip(reason="PostgreSQL-only: runs in the pass with "
+                                "CAREBRIDGE_TEST_DATABASE_URL=postgresql+psycopg://…")
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
