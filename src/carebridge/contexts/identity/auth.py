@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from typing import Annotated
+from typing import Annotated, NamedTuple, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts.identity.models import AuthSession, CaregiverLink, User
@@ -58,11 +58,24 @@ def caregiver_scopes(session: Session, user_id: uuid.UUID) -> dict[uuid.UUID, fr
     return out
 
 
-def _session_alive(session: Session, sid: uuid.UUID, clock: Clock) -> AuthSession | None:
-    row = session.get(AuthSession, sid)
+class LiveSession(NamedTuple):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    kind: str
+    mfa: bool
+
+
+_SESSIONS = cast(Table, AuthSession.__table__)
+_LIVE_SESSION = select(_SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.kind, _SESSIONS.c.mfa,
+                       _SESSIONS.c.revoked_at, _SESSIONS.c.expires_at).where(_SESSIONS.c.id == bindparam("sid"))
+
+
+def _session_alive(session: Session, sid: uuid.UUID, clock: Clock) -> LiveSession | None:
+    """Checked on every request, so a plain column read: no ORM object, no identity-map staleness."""
+    row = session.execute(_LIVE_SESSION, {"sid": sid}).first()
     if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
         return None
-    return row
+    return LiveSession(row.id, row.user_id, row.kind, bool(row.mfa))
 
 
 def _needs_totp(settings: Settings, role: Role, mfa: bool) -> bool:

@@ -83,9 +83,27 @@ def load_patient_for(
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("no such patient")
+    authorize(session, principal, patient_id, permission, active=patient.active, purpose=purpose, now=now,
+              audit_success=audit_success, action=action)
+    return patient
+
+
+def authorize(
+    session: Session,
+    principal: Principal,
+    patient_id: uuid.UUID,
+    permission: Permission,
+    *,
+    active: bool,
+    purpose: str = "treatment",
+    now: datetime | None = None,
+    audit_success: bool = True,
+    action: str | None = None,
+) -> None:
+    """The policy decision and its audit entry for an existing patient; raises 403 (recorded) when refused."""
     orgs = session.scalars(select(PatientOrganization.organization_id)
                            .where(PatientOrganization.patient_id == patient_id))
-    facts = PatientFacts(patient_id=patient_id, organization_ids=frozenset(orgs), active=patient.active)
+    facts = PatientFacts(patient_id=patient_id, organization_ids=frozenset(orgs), active=active)
     decision = decide_patient_access(principal, permission, facts)
     verb = action or ACTION_FOR.get(permission, "read")
     if not decision.allowed:
@@ -96,4 +114,3 @@ def load_patient_for(
     if audit_success:
         audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
                      patient_id=patient_id, purpose=purpose, detail={"basis": decision.basis}, at=now)
-    return patient
