@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from carebridge.kernel.errors import Forbidden, Problem
 from carebridge.security.principal import Principal
-from carebridge.security.roles import ADMIN_ONLY_PERMISSIONS, CAREGIVER_SCOPE_FOR, Permission, Role, has_permission
+from carebridge.security.roles import (
+    ADMIN_ONLY_PERMISSIONS,
+    CAREGIVER_SCOPE_FOR,
+    DataCategory,
+    Permission,
+    Role,
+    has_permission,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +38,13 @@ class AccessDecision:
     reason: str = ""
 
 
-def decide_patient_access(principal: Principal, permission: Permission, facts: PatientFacts) -> AccessDecision:
+def decide_patient_access(
+    principal: Principal,
+    permission: Permission,
+    facts: PatientFacts,
+    category: DataCategory = DataCategory.demographics,
+) -> AccessDecision:
+    """Allow or refuse, with the basis recorded in the audit trail; `category` is the part of the record reached."""
     if not has_permission(principal.role, permission):
         return AccessDecision(False, "denied:role", f"role {principal.role} may not {permission}")
     if principal.role is Role.patient:

@@ -42,6 +42,22 @@ class Permission(StrEnum):
     facility_update_hours = "facility:update_hours"
 
 
+class DataCategory(StrEnum):
+    """Which part of a patient's record a read or write touches: the unit consent grants and restricts.
+
+    Mental-health notes and the mood journal sit outside default (organization) access: only an explicit
+    grant, the patient, or break-glass reaches them.
+    """
+
+    demographics = "demographics"  # the profile: names, contacts, identifiers
+    clinical = "clinical"  # encounters, problems, allergies, observations, immunizations, care plans
+    documents = "documents"
+    prescriptions = "prescriptions"
+    vitals = "vitals"
+    appointments = "appointments"
+    mental_health = "mental_health"
+
+
 class CaregiverScope(StrEnum):
     """What a patient lets a linked caregiver do on their behalf."""
 

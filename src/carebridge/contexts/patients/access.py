@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from carebridge.contexts import audit
 from carebridge.contexts.patients.models import Patient, PatientOrganization
 from carebridge.kernel.errors import Forbidden, NotFound
-from carebridge.security import PatientFacts, Permission, Principal, decide_patient_access
+from carebridge.security import DataCategory, PatientFacts, Permission, Principal, decide_patient_access
 
 RESOURCE = "Patient"
 
@@ -74,6 +74,7 @@ def load_patient_for(
     now: datetime | None = None,
     audit_success: bool = True,
     action: str | None = None,
+    category: DataCategory = DataCategory.demographics,
 ) -> Patient:
     """The patient row if the policy allows `permission`; records the access (or the refusal) in the audit trail.
 
@@ -84,7 +85,7 @@ def load_patient_for(
     if patient is None:
         raise NotFound("no such patient")
     authorize(session, principal, patient_id, permission, active=patient.active, purpose=purpose, now=now,
-              audit_success=audit_success, action=action)
+              audit_success=audit_success, action=action, category=category)
     return patient
 
 
@@ -99,12 +100,13 @@ def authorize(
     now: datetime | None = None,
     audit_success: bool = True,
     action: str | None = None,
+    category: DataCategory = DataCategory.demographics,
 ) -> None:
     """The policy decision and its audit entry for an existing patient; raises 403 (recorded) when refused."""
     orgs = session.scalars(select(PatientOrganization.organization_id)
                            .where(PatientOrganization.patient_id == patient_id))
     facts = PatientFacts(patient_id=patient_id, organization_ids=frozenset(orgs), active=active)
-    decision = decide_patient_access(principal, permission, facts)
+    decision = decide_patient_access(principal, permission, facts, category)
     verb = action or ACTION_FOR.get(permission, "read")
     if not decision.allowed:
         audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
