@@ -10,6 +10,7 @@ from carebridge.contexts.audit.cli import audit_app
 from carebridge.contexts.facilities.cli import facilities_app
 from carebridge.contexts.identity.cli import admin_app
 from carebridge.contexts.patients.cli import patients_app
+from carebridge.contexts.scheduling.cli import app as scheduling_app
 from carebridge.settings import get_settings
 
 app = typer.Typer(help="CareBridge: an open healthcare platform.", no_args_is_help=True, add_completion=False)
@@ -17,6 +18,7 @@ app.add_typer(admin_app, name="admin", help="Bootstrap and manage administrators
 app.add_typer(facilities_app, name="facilities", help="Import and export the facility registry.")
 app.add_typer(patients_app, name="patients", help="Patient maintenance (search index).")
 app.add_typer(audit_app, name="audit", help="Verify and checkpoint the tamper-evident audit trail.")
+app.add_typer(scheduling_app, name="scheduling", help="Clinic scheduling: waitlist holds.")
 
 
 @app.command()

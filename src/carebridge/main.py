@@ -15,6 +15,7 @@ from carebridge.contexts.facilities.api import router as facilities_router
 from carebridge.contexts.identity.api import router as identity_router
 from carebridge.contexts.patients.api import router as patients_router
 from carebridge.contexts.practitioners.api import router as practitioners_router
+from carebridge.contexts.scheduling.api import router as scheduling_router
 from carebridge.kernel import health
 from carebridge.kernel.clock import Clock, SystemClock
 from carebridge.kernel.db import Database
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(practitioners_router)
     app.include_router(audit_router)
     app.include_router(facilities_router)
+    app.include_router(scheduling_router)
     mount_web(app)
     return app
 

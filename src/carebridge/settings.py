@@ -68,6 +68,19 @@ class Settings(BaseSettings):
         20 * 1024 * 1024, ge=1024, description="Largest facility import upload (the one route above the body limit)."
     )
 
+    scheduling_cancel_cutoff_minutes: int = Field(
+        120, ge=0, le=10080, description="Patients may cancel or reschedule until this many minutes before the start."
+    )
+    scheduling_waitlist_hold_minutes: int = Field(
+        30, ge=1, le=1440, description="How long a freed slot is held for the waitlisted patient it is offered to."
+    )
+    scheduling_reminder_minutes: list[int] = Field(
+        [1440, 120], max_length=5, description="Appointment reminders go out this many minutes before the start."
+    )
+    scheduling_meeting_base_url: str = Field(
+        "https://meet.example.org/carebridge", max_length=200, description="Teleconsultation links start with this."
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.secret_key is not None and self.env == "production":

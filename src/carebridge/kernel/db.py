@@ -54,6 +54,9 @@ class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
 
 
+READ_ONLY_OPTION = "carebridge_read_only"
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -75,7 +78,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # read-only units of work (READ_ONLY_OPTION) begin deferred: in WAL mode they never wait for a writer
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
@@ -87,27 +91,40 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, info: dict[str, Any] | None = None,
                  engine: Engine | None = None, bind: Connection | None = None) -> None:
         self.url = url
-        self._gate: asyncio.Lock | None = None
+        self._gate: asyncio.Lock | asyncio.Semaphore | None = None
         self._gate_loop: asyncio.AbstractEventLoop | None = None
         self.engine = engine or make_engine(url, pool_size=pool_size)
+        self.bound = bind is not None
         if bind is not None:
             # Tests: every unit of work becomes a SAVEPOINT inside one outer transaction rolled back per test.
             self.sessions = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True, info=info or {},
                                          join_transaction_mode="create_savepoint")
+            self._read_sessions = self.sessions
         else:
             self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True, info=info or {})
+            self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}),
+                                               expire_on_commit=False, autoflush=False, info=info or {})
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def sqlite_gate(self) -> asyncio.Lock | None:
-        """The per-process, per-event-loop lock that serialises SQLite transactions (None elsewhere)."""
-        if not self.is_sqlite:
+    def sqlite_gate(self) -> asyncio.Lock | asyncio.Semaphore | None:
+        """The per-process, per-event-loop gate of request transactions: a lock serialising SQLite's; elsewhere
+        a semaphore of half the pool, so a request never waits for a pooled connection on the event-loop thread
+        (which would deadlock: the connections are handed back on that same thread) and each may open a second
+        connection (the audit entry of a refusal). None for test databases bound to one connection."""
+        if not self.is_sqlite and self.bound:
             return None
         loop = asyncio.get_running_loop()
         if self._gate is None or self._gate_loop is not loop:
-            self._gate, self._gate_loop = asyncio.Lock(), loop
+            if self.is_sqlite:
+                self._gate = asyncio.Lock()
+            else:
+                pool = self.engine.pool
+                capacity = int(getattr(pool, "size", lambda: 10)()) + int(getattr(pool, "_max_overflow", 0))
+                self._gate = asyncio.Semaphore(max(1, capacity // 2))
+            self._gate_loop = loop
         return self._gate
 
     @contextmanager
@@ -132,6 +149,20 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def read_only(self, info: dict[str, Any] | None = None) -> Iterator[Session]:
+        """A transaction that only reads and is always rolled back: on SQLite it begins deferred, so it neither
+        takes the write lock nor waits for it. Whatever it queues for the audit trail is the caller's to hand
+        on (`audit` group commit); nothing written in it is kept."""
+        session = self._read_sessions()
+        session.info.update(self.sessions.kw.get("info") or {})
+        if info:
+            session.info.update(info)
+        try:
+            yield session
+        finally:
+            session.close()  # rolls back
 
     def transaction(self) -> AbstractContextManager[Session]:
         """A unit of work for jobs and CLIs."""

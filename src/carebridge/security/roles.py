@@ -40,6 +40,11 @@ class Permission(StrEnum):
     facility_write = "facility:write"
     facility_update_beds = "facility:update_beds"
     facility_update_hours = "facility:update_hours"
+    appointment_read = "appointment:read"
+    appointment_book = "appointment:book"
+    appointment_manage = "appointment:manage"
+    schedule_manage = "schedule:manage"
+    queue_manage = "queue:manage"
 
 
 class DataCategory(StrEnum):
@@ -73,16 +78,23 @@ _CLINICAL = {_P.patient_read, _P.patient_search, _P.patient_create, _P.patient_u
 # Staff keep their own organization's facilities current (the service checks the organization).
 _FACILITY_STAFF = {_P.facility_update_beds, _P.facility_update_hours}
 
+# Scheduling: patients and caregivers book; staff also run the day (check-in, queue); schedules are kept by
+# practitioners (their own), front desk and admins (the service checks the facility's organization).
+_APPT_SELF = {_P.appointment_read, _P.appointment_book}
+_APPT_STAFF = {*_APPT_SELF, _P.appointment_manage, _P.queue_manage}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.patient: frozenset({_P.patient_read, _P.patient_update, _P.caregiver_link,
-                             _P.practitioner_read, _P.organization_read}),
-    Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read}),
-    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF),
-    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF),
+                             _P.practitioner_read, _P.organization_read, *_APPT_SELF}),
+    Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read,
+                               *_APPT_SELF}),
+    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | {_P.schedule_manage}),
+    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF),
     Role.health_worker: frozenset(_CLINICAL),
     Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read,
                                 *_FACILITY_STAFF}),
-    Role.front_desk: frozenset(_CLINICAL | _FACILITY_STAFF | {_P.patient_deactivate, _P.patient_merge}),
+    Role.front_desk: frozenset(_CLINICAL | _FACILITY_STAFF | {_P.patient_deactivate, _P.patient_merge}
+                               | _APPT_STAFF | {_P.schedule_manage}),
     Role.admin: frozenset(set(Permission)),
 }
 
@@ -95,6 +107,8 @@ ADMIN_ONLY_PERMISSIONS: frozenset[Permission] = frozenset(
 CAREGIVER_SCOPE_FOR: dict[Permission, CaregiverScope] = {
     _P.patient_read: CaregiverScope.read_record,
     _P.patient_update: CaregiverScope.update_profile,
+    _P.appointment_read: CaregiverScope.manage_appointments,
+    _P.appointment_book: CaregiverScope.manage_appointments,
 }
 
 

@@ -72,6 +72,10 @@ NAV_ITEMS: Final[Sequence[NavItem]] = (
     NavItem(N_("Find a patient"), "/patients",
             frozenset({Role.practitioner, Role.nurse, Role.health_worker, Role.pharmacist, Role.front_desk,
                        Role.admin})),
+    NavItem(N_("My appointments"), "/appointments", frozenset({Role.patient})),
+    NavItem(N_("Practitioner's schedule"), "/schedule",
+            frozenset({Role.practitioner, Role.nurse, Role.front_desk, Role.admin})),
+    NavItem(N_("Walk-in queue"), "/queue", frozenset({Role.front_desk, Role.nurse})),
     NavItem(N_("Users"), "/admin/users", frozenset({Role.admin})),
     NavItem(N_("Profile"), "/profile"),
 )

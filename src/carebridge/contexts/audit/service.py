@@ -28,9 +28,11 @@ from carebridge.contexts.audit.ledger import (
     AuditSigner,
     checkpoint_now,
     count_entries,
+    group_committer,
     install,
     read_head,
     record,
+    take_read_entries,
     verify,
 )
 from carebridge.contexts.audit.models import AuditEntry
@@ -54,11 +56,13 @@ __all__ = [
     "access_log",
     "checkpoint_now",
     "count_entries",
+    "group_committer",
     "install",
     "list_entries",
     "read_head",
     "record",
     "report_read",
+    "take_read_entries",
     "verify",
     "verify_report",
 ]

@@ -3,7 +3,14 @@
 Other contexts and the web pages use only what is listed here.
 """
 
-from carebridge.contexts.identity.auth import SESSION_COOKIE, CurrentPrincipal, OptionalPrincipal, sign_session_id
+from carebridge.contexts.identity.auth import (
+    SESSION_COOKIE,
+    CurrentPrincipal,
+    OptionalPrincipal,
+    ReadAccess,
+    ReadAccessDep,
+    sign_session_id,
+)
 from carebridge.contexts.identity.merge import move_accounts_and_caregivers
 from carebridge.contexts.identity.schemas import (
     CaredPatientRead,
@@ -58,6 +65,8 @@ __all__ = [
     "MeUpdate",
     "OptionalPrincipal",
     "PasswordChange",
+    "ReadAccess",
+    "ReadAccessDep",
     "RegistrationCreate",
     "RoleChange",
     "StaffCreate",

@@ -14,9 +14,9 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
-from carebridge.contexts.identity import CurrentPrincipal
+from carebridge.contexts.identity import CurrentPrincipal, ReadAccessDep
 from carebridge.contexts.patients import merge, search, service
 from carebridge.contexts.patients.schemas import (
     DeactivateRequest,
@@ -31,11 +31,11 @@ from carebridge.contexts.patients.schemas import (
     PatientUpdate,
     PurposeOfUse,
 )
-from carebridge.kernel.deps import ClockDep, SessionDep, SettingsDep
+from carebridge.kernel.deps import ClockDep, SessionDep
 from carebridge.kernel.errors import ValidationProblem
 from carebridge.kernel.pagination import resolve_limit
 from carebridge.kernel.text import NoControl
-from carebridge.security import Role
+from carebridge.security import Principal, Role
 from carebridge.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["patients"])
@@ -63,12 +63,16 @@ UPDATE_ERRORS: dict[int | str, dict[str, Any]] = {
 _DEFAULT_PURPOSE = {Role.patient: PurposeOfUse.patient_request, Role.caregiver: PurposeOfUse.family_request}
 
 
-async def purpose_of_use(
-    principal: CurrentPrincipal,
-    value: Annotated[PurposeOfUse | None, Header(alias="X-Purpose-Of-Use",
-                                                 description="Why the data is reached (HL7 PurposeOfUse).")] = None,
-) -> str:
+PurposeHeader = Annotated[PurposeOfUse | None, Header(alias="X-Purpose-Of-Use",
+                                                     description="Why the data is reached (HL7 PurposeOfUse).")]
+
+
+def resolve_purpose(principal: Principal, value: PurposeOfUse | None) -> str:
     return (value or _DEFAULT_PURPOSE.get(principal.role, PurposeOfUse.treatment)).value
+
+
+async def purpose_of_use(principal: CurrentPrincipal, value: PurposeHeader = None) -> str:
+    return resolve_purpose(principal, value)
 
 
 Purpose = Annotated[str, Depends(purpose_of_use)]
@@ -108,10 +112,18 @@ def create_patient(
     return _etag(response, created)
 
 
+def _json(model: PatientRead | PatientPage, headers: dict[str, str] | None = None) -> Response:
+    """Serialised once, by pydantic's own serialiser: FastAPI would validate the returned model again first."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json", headers=headers)
+
+
+# The two read routes below are the hottest in the service: one dependency (read-only transaction,
+# caller, group-committed audit entries) and direct serialisation; see docs/performance.md.
+
+
 @router.get("/patients", summary="Search the patients you may see", response_model=PatientPage, responses=ERRORS)
 async def search_patients(
-    session: SessionDep, principal: CurrentPrincipal, clock: ClockDep, settings: SettingsDep,
-    purpose: Purpose,
+    request: Request, access: ReadAccessDep, x_purpose: PurposeHeader = None,
     name: Annotated[Clean | None, Query(min_length=1, max_length=100,
                                       description="Words matched as prefixes, ignoring case, accents and script.")]
     = None,
@@ -123,19 +135,24 @@ async def search_patients(
     include_inactive: bool = False,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int | None, Query(ge=1, description="Page size; at most the server's max_page_size.")] = None,
-) -> PatientPage:
+) -> Response:
     query = search.PatientQuery(name=name, identifier=identifier, birth_date=birth_date, phone=phone,
                                 include_inactive=include_inactive)
-    return search.search_patients(session, principal, query=query, limit=page_limit(limit, settings), cursor=cursor,
-                                  now=clock.now(), purpose=purpose)
+    state = request.app.state
+    page = search.search_patients(access.session, access.principal, query=query,
+                                  limit=page_limit(limit, state.settings), cursor=cursor, now=state.clock.now(),
+                                  purpose=resolve_purpose(access.principal, x_purpose))
+    return _json(page)
 
 
 @router.get("/patients/{patient_id}", summary="Read a patient (merged ones carry merged_into_id)",
             response_model=PatientRead, responses=ERRORS)
-async def get_patient(patient_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
-                      response: Response, purpose: Purpose) -> PatientRead:
-    return _etag(response, service.get_patient(session, principal, patient_id=patient_id, now=clock.now(),
-                                               purpose=purpose))
+async def get_patient(patient_id: uuid.UUID, request: Request, access: ReadAccessDep,
+                      x_purpose: PurposeHeader = None) -> Response:
+    purpose = resolve_purpose(access.principal, x_purpose)
+    patient = service.get_patient(access.session, access.principal, patient_id=patient_id,
+                                  now=request.app.state.clock.now(), purpose=purpose)
+    return _json(patient, {"ETag": f'"{patient.version}"'})
 
 
 @router.patch("/patients/{patient_id}", summary="Change a patient (needs version or If-Match)",

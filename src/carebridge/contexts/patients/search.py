@@ -23,7 +23,7 @@ from carebridge.contexts.patients import names
 from carebridge.contexts.patients.access import RESOURCE
 from carebridge.contexts.patients.models import Patient, PatientIdentifier, PatientNameToken, PatientOrganization
 from carebridge.contexts.patients.schemas import ABHA_SYSTEM, PatientPage
-from carebridge.contexts.patients.service import to_read
+from carebridge.contexts.patients.service import read_many
 from carebridge.kernel.errors import ValidationProblem
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
 from carebridge.security import PatientFacts, Permission, Principal, Role, decide_patient_access, require
@@ -138,17 +138,15 @@ def search_patients(session: Session, principal: Principal, *, query: PatientQue
     stmt = stmt.order_by(*sort).limit(limit + 1)
     keys = session.execute(stmt).tuples().all()
     more = len(keys) > limit
-    ids = [k[0] for k in keys[:limit]]
-    loaded = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
-    rows = [loaded[i] for i in ids]
+    page = keys[:limit]
+    ids = [k[0] for k in page]
     detail = {"params": query.used(), "page": "next" if after else "first"}
-    for p in rows:
-        audit.record(session, principal, action="search", resource_type=RESOURCE, resource_id=p.id,
-                     patient_id=p.id, purpose=purpose, detail=detail, at=now)
-    if not rows:
+    for pid in ids:
+        audit.record(session, principal, action="search", resource_type=RESOURCE, resource_id=pid,
+                     patient_id=pid, purpose=purpose, detail=detail, at=now)
+    if not ids:
         audit.record(session, principal, action="search", resource_type=RESOURCE, purpose=purpose,
                      detail={**detail, "results": 0}, at=now)
-    last = rows[-1] if rows else None
-    next_cursor = (encode_cursor([last.family_name_norm, last.given_name_norm, str(last.id)])
-                   if more and last is not None else None)
-    return PatientPage(items=[to_read(p) for p in rows], next_cursor=next_cursor, limit=limit)
+    # the sort keys come with the page query, so the cursor needs no patient row
+    next_cursor = encode_cursor([page[-1][1], page[-1][2], str(page[-1][0])]) if more and page else None
+    return PatientPage(items=read_many(session, ids), next_cursor=next_cursor, limit=limit)

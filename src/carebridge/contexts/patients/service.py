@@ -257,6 +257,31 @@ def get_patient(session: Session, principal: Principal, *, patient_id: uuid.UUID
                       session.execute(_READ_CONTACTS, params).all())
 
 
+_MANY_ROWS = select(_PATIENTS).where(_PATIENTS.c.id.in_(bindparam("ids", expanding=True)))
+_MANY_IDENTIFIERS = (select(_IDENTIFIERS.c.patient_id, _IDENTIFIERS.c.id, _IDENTIFIERS.c.system, _IDENTIFIERS.c.value)
+                     .where(_IDENTIFIERS.c.patient_id.in_(bindparam("ids", expanding=True)))
+                     .order_by(_IDENTIFIERS.c.system))
+_MANY_CONTACTS = (select(_CONTACTS.c.patient_id, _CONTACTS.c.id, _CONTACTS.c.name,
+                         _CONTACTS.c.relationship.label("relationship_"), _CONTACTS.c.phone, _CONTACTS.c.email)
+                  .where(_CONTACTS.c.patient_id.in_(bindparam("ids", expanding=True))).order_by(_CONTACTS.c.name))
+
+
+def read_many(session: Session, ids: list[uuid.UUID]) -> list[PatientRead]:
+    """Patients as read models, in the order given (absent ids left out): three queries for a whole page,
+    plain columns, no ORM objects. The caller has already decided who may see them and audited it."""
+    if not ids:
+        return []
+    params = {"ids": ids}
+    rows = {r.id: r for r in session.execute(_MANY_ROWS, params)}
+    identifiers: dict[uuid.UUID, list[Any]] = {}
+    for r in session.execute(_MANY_IDENTIFIERS, params):
+        identifiers.setdefault(r.patient_id, []).append(r)
+    contacts: dict[uuid.UUID, list[Any]] = {}
+    for c in session.execute(_MANY_CONTACTS, params):
+        contacts.setdefault(c.patient_id, []).append(c)
+    return [build_read(rows[i], identifiers.get(i, ()), contacts.get(i, ())) for i in ids if i in rows]
+
+
 def _check_version(p: Patient, body_version: int | None, if_match: int | None) -> None:
     if body_version is None and if_match is None:
         raise Problem("send the version you read, as `version` in the body or an If-Match header",
