@@ -7,6 +7,7 @@ import sys
 import typer
 
 from carebridge.contexts.audit.cli import audit_app
+from carebridge.contexts.events.cli import events_app
 from carebridge.contexts.facilities.cli import facilities_app
 from carebridge.contexts.identity.cli import admin_app
 from carebridge.contexts.patients.cli import patients_app
@@ -19,6 +20,7 @@ app.add_typer(facilities_app, name="facilities", help="Import and export the fac
 app.add_typer(patients_app, name="patients", help="Patient maintenance (search index).")
 app.add_typer(audit_app, name="audit", help="Verify and checkpoint the tamper-evident audit trail.")
 app.add_typer(scheduling_app, name="scheduling", help="Clinic scheduling: waitlist holds.")
+app.add_typer(events_app, name="events", help="Domain events: the outbox relay.")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from carebridge import __version__
 from carebridge.contexts.audit import service as audit_service
 from carebridge.contexts.audit.api import router as audit_router
+from carebridge.contexts.events.api import router as events_router
 from carebridge.contexts.facilities.api import IMPORT_PATH as FACILITY_IMPORT_PATH
 from carebridge.contexts.facilities.api import router as facilities_router
 from carebridge.contexts.identity.api import router as identity_router
@@ -17,12 +18,14 @@ from carebridge.contexts.patients.api import router as patients_router
 from carebridge.contexts.practitioners.api import router as practitioners_router
 from carebridge.contexts.scheduling.api import router as scheduling_router
 from carebridge.kernel import health
+from carebridge.kernel.bus import make_bus
 from carebridge.kernel.clock import Clock, SystemClock
 from carebridge.kernel.db import Database
 from carebridge.kernel.errors import install_error_handlers
 from carebridge.kernel.keys import load_or_create_keys
 from carebridge.kernel.migrate import head_revision
 from carebridge.kernel.observability import Metrics, RequestMiddleware, configure_logging
+from carebridge.kernel.relay import OutboxRelay
 from carebridge.settings import Settings, get_settings
 from carebridge.web.app import mount_web
 
@@ -41,9 +44,21 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
                           checkpoint_every=settings.audit_checkpoint_every, clock=clock)
 
+    bus = make_bus(settings.event_bus, nats_url=settings.nats_url, kafka_bootstrap=settings.kafka_bootstrap)
+    # a test database is one shared connection: its tests run the relay themselves (`OutboxRelay.run_once`)
+    relay = (OutboxRelay(db, bus, clock=clock, poll_seconds=settings.event_relay_poll_seconds,
+                         retention_days=settings.event_retention_days)
+             if settings.event_relay and not db.bound else None)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        if relay is not None:
+            relay.start()
         yield
+        if relay is not None:
+            await relay.stop()
+        await bus.close()
         with db.transaction() as session:
             audit_service.checkpoint_now(session, audit_service.AuditSigner(keys.signing_key))
         if database is None:
@@ -55,6 +70,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.database = db
     app.state.clock = clock
     app.state.keys = keys
+    app.state.bus = bus
+    app.state.relay = relay
     app.state.metrics = Metrics()
     app.state.migration_head = head_revision(db.url)
     install_error_handlers(app)
@@ -68,6 +85,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(audit_router)
     app.include_router(facilities_router)
     app.include_router(scheduling_router)
+    app.include_router(events_router)
     mount_web(app)
     return app
 

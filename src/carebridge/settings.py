@@ -81,6 +81,17 @@ class Settings(BaseSettings):
         "https://meet.example.org/carebridge", max_length=200, description="Teleconsultation links start with this."
     )
 
+    event_bus: Literal["inprocess", "nats", "kafka"] = Field(
+        "inprocess", description="Where committed domain events are published: this process, NATS JetStream or Kafka."
+    )
+    nats_url: str = Field("nats://127.0.0.1:4222", max_length=500, description="NATS server for the nats event bus.")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", max_length=500, description="Kafka brokers for the kafka event bus.")
+    event_relay: bool = Field(True, description="Run the outbox relay inside each server process.")
+    event_relay_poll_seconds: float = Field(
+        1.0, ge=0.05, le=60, description="How often the relay looks for events a commit did not announce."
+    )
+    event_retention_days: int = Field(7, ge=1, le=3650, description="Published domain events are kept this long.")
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.secret_key is not None and self.env == "production":

@@ -17,42 +17,28 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from carebridge.contexts.facilities.models import Facility
 from carebridge.contexts.practitioners.models import Organization, Practitioner
 from carebridge.contexts.scheduling.models import AvailabilityRule, SlotSeat
 from carebridge.kernel.clock import FixedClock
-from carebridge.kernel.db import Database, make_engine
+from carebridge.kernel.db import Database
 from carebridge.kernel.migrate import upgrade
 from carebridge.main import create_app
 from carebridge.security import Role
 from carebridge.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.factories import Factory
-from tests.integration.scheduling.helpers import running_server
+from tests.servers import fresh_database_url, running_server
 
 pytestmark = pytest.mark.e2e
 CLIENTS = 50
 
 
-def _fresh_url(tmp_path: Path) -> str:
-    url = os.environ.get("CAREBRIDGE_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        return f"sqlite:///{tmp_path / 'e2e.db'}"
-    base, _, name = url.rpartition("/")
-    e2e = f"{name}_sched_e2e"
-    admin = make_engine(f"{base}/postgres")
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{e2e}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{e2e}"'))
-    admin.dispose()
-    return f"{base}/{e2e}"
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Settings, Database]]:
-    url = _fresh_url(tmp_path)
+    url = fresh_database_url(tmp_path, "sched_e2e")
     upgrade(url)
     settings = Settings(env="test", data_dir=tmp_path / "data", database_url=url, secret_key=TEST_SECRET,
                         log_level="WARNING")

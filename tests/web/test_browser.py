@@ -8,16 +8,15 @@ phone and a desktop size. Outside CI a missing Chromium skips the test; in CI it
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
+
+from tests.servers import running_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
@@ -32,13 +31,6 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PASSWORD = "marigold harbour pebble 82"
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _require_chromium() -> None:
@@ -58,35 +50,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.update(CAREBRIDGE_DATA_DIR=str(data_dir), CAREBRIDGE_ENV="test", CAREBRIDGE_LOG_LEVEL="WARNING")
     subprocess.run([sys.executable, "-m", "carebridge.cli", "migrate"], env=env, check=True, timeout=180,
                    capture_output=True)
-    port = _free_port()
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "carebridge.main:app_factory", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {(data_dir / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not start within 60 s")
-            time.sleep(0.2)
+    with running_server(env, data_dir / "server.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_register_sign_in_dashboard_hindi_sign_out(server: str) -> None:

@@ -45,6 +45,9 @@ class Permission(StrEnum):
     appointment_manage = "appointment:manage"
     schedule_manage = "schedule:manage"
     queue_manage = "queue:manage"
+    sos_raise = "sos:raise"
+    sos_manage = "sos:manage"
+    events_watch = "events:watch"  # the live tail of domain events (operations; admin only)
 
 
 class DataCategory(StrEnum):
@@ -82,19 +85,21 @@ _FACILITY_STAFF = {_P.facility_update_beds, _P.facility_update_hours}
 # practitioners (their own), front desk and admins (the service checks the facility's organization).
 _APPT_SELF = {_P.appointment_read, _P.appointment_book}
 _APPT_STAFF = {*_APPT_SELF, _P.appointment_manage, _P.queue_manage}
+# SOS: a patient (or a linked caregiver) raises; clinical staff of the patient's organization acknowledge and close.
+_SOS_STAFF = {_P.sos_manage}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.patient: frozenset({_P.patient_read, _P.patient_update, _P.caregiver_link,
-                             _P.practitioner_read, _P.organization_read, *_APPT_SELF}),
+                             _P.practitioner_read, _P.organization_read, *_APPT_SELF, _P.sos_raise}),
     Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read,
-                               *_APPT_SELF}),
-    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | {_P.schedule_manage}),
-    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF),
-    Role.health_worker: frozenset(_CLINICAL),
+                               *_APPT_SELF, _P.sos_raise}),
+    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF),
+    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | _SOS_STAFF),
+    Role.health_worker: frozenset(_CLINICAL | _SOS_STAFF),
     Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read,
                                 *_FACILITY_STAFF}),
     Role.front_desk: frozenset(_CLINICAL | _FACILITY_STAFF | {_P.patient_deactivate, _P.patient_merge}
-                               | _APPT_STAFF | {_P.schedule_manage}),
+                               | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF),
     Role.admin: frozenset(set(Permission)),
 }
 

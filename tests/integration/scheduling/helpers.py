@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi.testclient import TestClient
 
 from carebridge.security import Role
 from tests.factories import Clinic, Factory
 from tests.integration.facilities.helpers import payload
+from tests.servers import running_server  # noqa: F401  (re-exported for the scheduling tests)
 
 _n = itertools.count(1)
 
@@ -71,37 +64,3 @@ def schedule(client: TestClient, factory: Factory, **rule: Any) -> Schedule:
     prac = make_practitioner(client, admin)
     made = make_rule(client, admin, prac, facility, **rule)
     return Schedule(clinic=clinic, facility_id=facility, practitioner_id=prac, rule_id=made["id"], admin=admin)
-
-
-@contextmanager
-def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`uvicorn carebridge.main:app_factory` in a subprocess on a free port; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "carebridge.main:app_factory", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"server exited: {log_path.read_text()}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError("server did not start within 60 s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
