@@ -13,6 +13,7 @@ from carebridge.contexts.audit.api import router as audit_router
 from carebridge.contexts.events.api import router as events_router
 from carebridge.contexts.facilities.api import IMPORT_PATH as FACILITY_IMPORT_PATH
 from carebridge.contexts.facilities.api import router as facilities_router
+from carebridge.contexts.facilities.web import IMPORT_PAGE_PATH as FACILITY_IMPORT_PAGE
 from carebridge.contexts.identity.api import router as identity_router
 from carebridge.contexts.patients.api import router as patients_router
 from carebridge.contexts.practitioners.api import router as practitioners_router
@@ -77,7 +78,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_error_handlers(app)
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes,
                        log_requests=settings.access_log,
-                       path_body_limits={FACILITY_IMPORT_PATH: settings.facility_import_max_bytes + 64 * 1024})
+                       path_body_limits={FACILITY_IMPORT_PATH: settings.facility_import_max_bytes + 64 * 1024,
+                                         FACILITY_IMPORT_PAGE: settings.facility_import_max_bytes + 64 * 1024})
     app.include_router(health.router)
     app.include_router(identity_router)
     app.include_router(patients_router)

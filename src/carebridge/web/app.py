@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from carebridge.contexts.audit import web as audit_web
+from carebridge.contexts.facilities import web as facilities_web
 from carebridge.contexts.identity import web as identity_web
 from carebridge.contexts.scheduling import web as scheduling_web
 from carebridge.web.errors import install_html_errors
@@ -27,7 +28,7 @@ from carebridge.web.i18n import load_translations
 from carebridge.web.pages import home
 from carebridge.web.render import STATIC_DIR, TEMPLATES_DIR, WEB_TAG, Renderer
 
-PAGE_MODULES: Final[tuple[ModuleType, ...]] = (identity_web, audit_web, scheduling_web)
+PAGE_MODULES: Final[tuple[ModuleType, ...]] = (identity_web, audit_web, scheduling_web, facilities_web)
 
 
 class VersionedStaticFiles(StaticFiles):

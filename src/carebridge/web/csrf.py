@@ -90,7 +90,7 @@ async def _form(request: Request) -> FormData | None:
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return None
     try:
-        return await request.form(max_files=0, max_fields=100)
+        return await request.form(max_files=1, max_fields=100)  # one upload: the facility import page
     except Exception:  # a malformed body is a forgery-shaped request as far as this guard cares
         return None
 

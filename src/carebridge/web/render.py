@@ -76,6 +76,9 @@ NAV_ITEMS: Final[Sequence[NavItem]] = (
     NavItem(N_("Practitioner's schedule"), "/schedule",
             frozenset({Role.practitioner, Role.nurse, Role.front_desk, Role.admin})),
     NavItem(N_("Walk-in queue"), "/queue", frozenset({Role.front_desk, Role.nurse})),
+    NavItem(N_("Beds and opening hours"), "/facilities/manage",
+            frozenset({Role.practitioner, Role.nurse, Role.pharmacist, Role.front_desk, Role.admin})),
+    NavItem(N_("Import facilities"), "/admin/facilities/import", frozenset({Role.admin})),
     NavItem(N_("Users"), "/admin/users", frozenset({Role.admin})),
     NavItem(N_("Profile"), "/profile"),
 )
