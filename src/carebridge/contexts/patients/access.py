@@ -101,11 +101,15 @@ def authorize(
     audit_success: bool = True,
     action: str | None = None,
     category: DataCategory = DataCategory.demographics,
+    organization_ids: frozenset[uuid.UUID] | None = None,
 ) -> None:
-    """The policy decision and its audit entry for an existing patient; raises 403 (recorded) when refused."""
-    orgs = session.scalars(select(PatientOrganization.organization_id)
-                           .where(PatientOrganization.patient_id == patient_id))
-    facts = PatientFacts(patient_id=patient_id, organization_ids=frozenset(orgs), active=active)
+    """The policy decision and its audit entry for an existing patient; raises 403 (recorded) when refused.
+
+    A caller that read the patient's organizations in the same statement as the patient passes them."""
+    if organization_ids is None:
+        organization_ids = frozenset(session.scalars(select(PatientOrganization.organization_id)
+                                                     .where(PatientOrganization.patient_id == patient_id)))
+    facts = PatientFacts(patient_id=patient_id, organization_ids=organization_ids, active=active)
     decision = decide_patient_access(principal, permission, facts, category)
     verb = action or ACTION_FOR.get(permission, "read")
     if not decision.allowed:
