@@ -97,30 +97,34 @@ def _statement(principal: Principal, query: PatientQuery) -> tuple[Select[Any], 
     the alphabet (walking `ix_patients_sort` instead is fast for "a" and slow for "zainab").
     Other searches walk `ix_patients_sort`. The wide patient rows are loaded only for the page.
     """
-    if query.name is not None:
-        first, *rest = _name_terms(query.name)
-        keyed: Any = aliased(PatientNameToken)
-        stmt = (select(keyed.patient_id, keyed.family_name_norm, keyed.given_name_norm).distinct()
-                .join(Patient, Patient.id == keyed.patient_id).where(_term(keyed, *first)))
-        for word, key in rest:
-            other = aliased(PatientNameToken)
-            stmt = stmt.where(exists().where(other.patient_id == keyed.patient_id, _term(other, word, key)))
-        sort = (keyed.family_name_norm, keyed.given_name_norm, keyed.patient_id)
-    else:
-        stmt = select(Patient.id, Patient.family_name_norm, Patient.given_name_norm)
-        sort = (Patient.family_name_norm, Patient.given_name_norm, Patient.id)
-    stmt = stmt.where(_visibility(principal))
+    filters: list[ColumnElement[bool]] = [_visibility(principal)]
     if not query.include_inactive:
-        stmt = stmt.where(Patient.active.is_(True))
+        filters.append(Patient.active.is_(True))
     if query.identifier is not None:
-        stmt = stmt.where(_identifier_clause(query.identifier))
+        filters.append(_identifier_clause(query.identifier))
     if query.birth_date is not None:
-        stmt = stmt.where(Patient.birth_date == query.birth_date)
+        filters.append(Patient.birth_date == query.birth_date)
     if query.phone is not None:
         phone = names.phone_key(query.phone)
         if phone is None:
             raise _bad("phone", "give at least 6 digits")
-        stmt = stmt.where(Patient.phone_norm == phone)
+        filters.append(Patient.phone_norm == phone)
+    if query.name is not None:
+        first, *rest = _name_terms(query.name)
+        keyed: Any = aliased(PatientNameToken)
+        stmt: Select[Any] = (select(keyed.patient_id, keyed.family_name_norm, keyed.given_name_norm).distinct()
+                             .where(_term(keyed, *first)))
+        for word, key in rest:
+            other = aliased(PatientNameToken)
+            stmt = stmt.where(exists().where(other.patient_id == keyed.patient_id, _term(other, word, key)))
+        # the patient's own conditions as a correlated EXISTS, not a join: with bound parameters SQLite's
+        # planner cannot see how narrow the token range is and, given a join, drives from the patients
+        # table instead (a scan of every active patient: 33 ms instead of 2 ms at 10,000 patients)
+        stmt = stmt.where(exists().where(Patient.id == keyed.patient_id, *filters))
+        sort = (keyed.family_name_norm, keyed.given_name_norm, keyed.patient_id)
+    else:
+        stmt = select(Patient.id, Patient.family_name_norm, Patient.given_name_norm).where(*filters)
+        sort = (Patient.family_name_norm, Patient.given_name_norm, Patient.id)
     return stmt, sort
 
 
