@@ -89,7 +89,7 @@ def _visibility(principal: Principal) -> ColumnElement[bool]:
                           PatientOrganization.organization_id == principal.organization_id)
 
 
-def _statement(principal: Principal, query: PatientQuery) -> tuple[Select[Any], Any]:
+def _statement(principal: Principal, query: PatientQuery) -> tuple[Select[*tuple[Any, ...]], Any]:
     """The page query (id and sort keys only) and the columns that order it.
 
     A name search reads its longest word's matches, sort keys included, from the covering token
@@ -109,11 +109,12 @@ def _statement(principal: Principal, query: PatientQuery) -> tuple[Select[Any], 
         if phone is None:
             raise _bad("phone", "give at least 6 digits")
         filters.append(Patient.phone_norm == phone)
+    stmt: Select[*tuple[Any, ...]]
     if query.name is not None:
         first, *rest = _name_terms(query.name)
         keyed: Any = aliased(PatientNameToken)
-        stmt: Select[Any] = (select(keyed.patient_id, keyed.family_name_norm, keyed.given_name_norm).distinct()
-                             .where(_term(keyed, *first)))
+        stmt = (select(keyed.patient_id, keyed.family_name_norm, keyed.given_name_norm).distinct()
+                .where(_term(keyed, *first)))
         for word, key in rest:
             other = aliased(PatientNameToken)
             stmt = stmt.where(exists().where(other.patient_id == keyed.patient_id, _term(other, word, key)))
