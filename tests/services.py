@@ -33,3 +33,11 @@ NATS_URL = "nats://127.0.0.1:4222"
 def require_nats() -> str:
     require("NATS", "127.0.0.1", 4222)
     return NATS_URL
+
+
+MQTT_URL = "mqtt://127.0.0.1:1883"
+
+
+def require_mqtt() -> str:
+    require("Mosquitto (MQTT)", "127.0.0.1", 1883)
+    return MQTT_URL

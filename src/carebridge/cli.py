@@ -7,9 +7,13 @@ import sys
 import typer
 
 from carebridge.contexts.audit.cli import audit_app
+from carebridge.contexts.care.cli import care_app
+from carebridge.contexts.emergency.cli import verify_card_command
 from carebridge.contexts.events.cli import events_app
 from carebridge.contexts.facilities.cli import facilities_app
 from carebridge.contexts.identity.cli import admin_app
+from carebridge.contexts.monitoring.cli import monitoring_app
+from carebridge.contexts.notifications.cli import app as notifications_app
 from carebridge.contexts.patients.cli import patients_app
 from carebridge.contexts.scheduling.cli import app as scheduling_app
 from carebridge.settings import get_settings
@@ -21,6 +25,10 @@ app.add_typer(patients_app, name="patients", help="Patient maintenance (search i
 app.add_typer(audit_app, name="audit", help="Verify and checkpoint the tamper-evident audit trail.")
 app.add_typer(scheduling_app, name="scheduling", help="Clinic scheduling: waitlist holds.")
 app.add_typer(events_app, name="events", help="Domain events: the outbox relay.")
+app.add_typer(care_app, name="care", help="Care requests: purge the expired ones.")
+app.add_typer(notifications_app, name="notifications", help="Notifications: the delivery worker.")
+app.add_typer(monitoring_app, name="monitoring", help="Remote monitoring: the MQTT gateway, alert escalation.")
+app.command("verify-card")(verify_card_command)
 
 
 @app.command()

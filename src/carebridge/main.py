@@ -10,14 +10,28 @@ from fastapi import FastAPI
 from carebridge import __version__
 from carebridge.contexts.audit import service as audit_service
 from carebridge.contexts.audit.api import router as audit_router
+from carebridge.contexts.care.api import compat_router as care_compat_router
+from carebridge.contexts.care.api import router as care_router
+from carebridge.contexts.emergency.api import key_router as emergency_key_router
+from carebridge.contexts.emergency.api import router as emergency_router
 from carebridge.contexts.events.api import router as events_router
 from carebridge.contexts.facilities.api import IMPORT_PATH as FACILITY_IMPORT_PATH
 from carebridge.contexts.facilities.api import router as facilities_router
 from carebridge.contexts.facilities.web import IMPORT_PAGE_PATH as FACILITY_IMPORT_PAGE
 from carebridge.contexts.identity.api import router as identity_router
+from carebridge.contexts.integrations.api import router as integrations_router
+from carebridge.contexts.monitoring.api import router as monitoring_router
+from carebridge.contexts.monitoring.gateway import MqttGateway
+from carebridge.contexts.notifications.api import router as notifications_router
+from carebridge.contexts.notifications.config import delivery_from
+from carebridge.contexts.notifications.worker import NotificationWorker
 from carebridge.contexts.patients.api import router as patients_router
 from carebridge.contexts.practitioners.api import router as practitioners_router
+from carebridge.contexts.prescribing.api import router as prescribing_router
+from carebridge.contexts.records.api import router as records_router
 from carebridge.contexts.scheduling.api import router as scheduling_router
+from carebridge.fhir.api import router as fhir_router
+from carebridge.fhir.api import well_known as fhir_well_known
 from carebridge.kernel import health
 from carebridge.kernel.bus import make_bus
 from carebridge.kernel.clock import Clock, SystemClock
@@ -50,13 +64,27 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     relay = (OutboxRelay(db, bus, clock=clock, poll_seconds=settings.event_relay_poll_seconds,
                          retention_days=settings.event_retention_days)
              if settings.event_relay and not db.bound else None)
+    # MQTT device ingestion (monitoring): only when a broker is configured
+    gateway = MqttGateway(db, clock, settings.mqtt_url) if settings.mqtt_url and not db.bound else None
+    # the notification worker delivers the outbox (tests drive `NotificationWorker.run_once` themselves)
+    notifier = (NotificationWorker(db, delivery_from(settings), clock=clock,
+                                   poll_seconds=settings.notifications_poll_seconds)
+                if settings.notifications_worker and not db.bound else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         if relay is not None:
             relay.start()
+        if gateway is not None:
+            gateway.start()
+        if notifier is not None:
+            notifier.start()
         yield
+        if notifier is not None:
+            await notifier.stop()
+        if gateway is not None:
+            gateway.stop()
         if relay is not None:
             await relay.stop()
         await bus.close()
@@ -87,7 +115,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(audit_router)
     app.include_router(facilities_router)
     app.include_router(scheduling_router)
+    app.include_router(records_router)
+    app.include_router(prescribing_router)
     app.include_router(events_router)
+    app.include_router(care_router)
+    app.include_router(care_compat_router)
+    app.include_router(integrations_router)
+    app.include_router(monitoring_router)
+    app.include_router(emergency_router)
+    app.include_router(emergency_key_router)
+    app.include_router(notifications_router)
+    app.include_router(fhir_router)
+    app.include_router(fhir_well_known)
     mount_web(app)
     return app
 

@@ -68,6 +68,31 @@ class Settings(BaseSettings):
         20 * 1024 * 1024, ge=1024, description="Largest facility import upload (the one route above the body limit)."
     )
 
+    care_request_ttl_minutes: int = Field(
+        1440, ge=1, le=525_600, description="Unsaved care requests are deleted this long after they were made."
+    )
+    care_anonymous_limit: int = Field(
+        10, ge=1, le=100_000, description="Care requests one client address may make without signing in, per window."
+    )
+    care_anonymous_window_seconds: int = Field(
+        3600, ge=1, le=86_400, description="Window for counting anonymous care requests per client address."
+    )
+    care_facility_provider: Literal["local", "fhir"] = Field(
+        "local", description="Where care requests find facilities: the local registry or a remote FHIR server."
+    )
+    care_fhir_base_url: str | None = Field(
+        None, max_length=500, description="Base URL of the FHIR server read when care_facility_provider is fhir."
+    )
+    care_fhir_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Connect/read timeout for the remote FHIR facility provider."
+    )
+    api_key_rate_limit: int = Field(
+        600, ge=1, le=1_000_000, description="Requests one integration API key may make per window (unless set on it)."
+    )
+    api_key_rate_window_seconds: int = Field(
+        60, ge=1, le=86_400, description="Window for counting requests per integration API key."
+    )
+
     scheduling_cancel_cutoff_minutes: int = Field(
         120, ge=0, le=10080, description="Patients may cancel or reschedule until this many minutes before the start."
     )
@@ -85,12 +110,29 @@ class Settings(BaseSettings):
         "inprocess", description="Where committed domain events are published: this process, NATS JetStream or Kafka."
     )
     nats_url: str = Field("nats://127.0.0.1:4222", max_length=500, description="NATS server for the nats event bus.")
+    mqtt_url: str | None = Field(None, max_length=500,
+                                 description="MQTT broker (mqtt://host:port) for the monitoring gateway; unset = none.")
     kafka_bootstrap: str = Field("127.0.0.1:9092", max_length=500, description="Kafka brokers for the kafka event bus.")
     event_relay: bool = Field(True, description="Run the outbox relay inside each server process.")
     event_relay_poll_seconds: float = Field(
         1.0, ge=0.05, le=60, description="How often the relay looks for events a commit did not announce."
     )
     event_retention_days: int = Field(7, ge=1, le=3650, description="Published domain events are kept this long.")
+    notifications_worker: bool = Field(True, description="Deliver queued notifications inside each server process.")
+    notifications_poll_seconds: float = Field(2.0, gt=0, le=3600, description="How often the notification worker "
+                                              "looks for due messages.")
+    notifications_max_attempts: int = Field(5, ge=1, le=50, description="Delivery attempts before a notification "
+                                            "is marked failed.")
+    notifications_backoff_seconds: float = Field(30.0, gt=0, le=86400, description="Wait before the first retry; "
+                                                 "each further retry waits twice as long (at most an hour).")
+    smtp_host: str | None = Field(None, max_length=255, description="SMTP server for email notifications; "
+                                  "unset = no email channel.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    smtp_from: str = Field("CareBridge <no-reply@carebridge.invalid>", max_length=320,
+                           description="From address of notification emails.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(None, max_length=255, description="SMTP login, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

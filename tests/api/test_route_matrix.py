@@ -39,7 +39,15 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/slots"): "free slots are shown before signing in; booking needs an account",
     ("GET", "/api/v1/queues/{facility_id}/{department}"): "the waiting-room display shows token numbers only",
     ("GET", "/api/v1/calendar-feeds/{token}.ics"): "authenticated by the secret in the URL",
+    ("POST", "/api/v1/care-requests"): "finding care must work before signing in (rate-limited per address)",
+    ("GET", "/.well-known/carebridge-card-key"): "the public key anyone verifies an emergency card with",
+    ("GET", "/.well-known/carebridge-card-key.pem"): "the public key anyone verifies an emergency card with",
+    ("GET", "/fhir/R4/metadata"): "FHIR clients read the CapabilityStatement before authenticating",
+    ("GET", "/.well-known/smart-configuration"): "SMART clients discover the sign-in endpoints before signing in",
 }
+# Routes authenticated by an integration API key (issued by an admin), never by a user's sign-in: without a key
+# they answer 401 like every other protected route, and a user's bearer token is not a key.
+API_KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({("POST", "/diagnose"), ("POST", "/geo")})
 # Path parameters that are not ids get a plausible value (anything else gets a random UUID).
 PARAM_VALUES = {"new_status": "completed", "department": "opd", "token": "not-a-feed"}
 
@@ -67,7 +75,9 @@ def test_every_route_needs_credentials_unless_public_by_design(client: TestClien
         if (method, path) in PUBLIC:
             continue
         response = client.request(method, _fill(path), json={})
-        if response.status_code != 401 or not response.headers["content-type"].startswith("application/problem+json"):
+        # FHIR routes answer errors as OperationOutcome (application/fhir+json), the rest as problem+json
+        error_type = "application/fhir+json" if path.startswith("/fhir/") else "application/problem+json"
+        if response.status_code != 401 or not response.headers["content-type"].startswith(error_type):
             wrong.append(f"{method} {path} -> {response.status_code}")
     assert wrong == [], "routes that answer without credentials (add to PUBLIC with a reason, or protect them)"
 
@@ -121,3 +131,11 @@ def test_staff_of_the_treating_organization_read_and_others_do_not(client: TestC
         assert client.get(url, headers=factory.headers(clinic.users[role])).status_code == 200, role
         elsewhere = factory.user(role, organization_id=clinic.other_org)
         assert client.get(url, headers=factory.headers(elsewhere)).status_code in (403, 404), role
+
+
+def test_api_key_routes_refuse_a_users_token(client: TestClient, factory: Factory) -> None:
+    assert set(_operations(client)) >= API_KEY_ROUTES
+    headers = factory.headers(factory.user(Role.admin))
+    for method, path in sorted(API_KEY_ROUTES):
+        response = client.request(method, path, json={}, headers=headers)
+        assert response.status_code == 401, f"{method} {path} -> {response.status_code}"

@@ -44,6 +44,7 @@ from carebridge.contexts.practitioners.schemas import (
     RoleCode,
 )
 from carebridge.contexts.practitioners.service import add_role, create_practitioner
+from carebridge.contexts.records import add_history
 from carebridge.demo.people import patients as demo_people
 from carebridge.engines.opening_hours import OpeningHours, TimeRange, Weekday
 from carebridge.security import CaregiverScope, Principal, Role
@@ -131,8 +132,8 @@ def load(session: Session, *, settings: Settings, now: datetime, patients: int =
                 organization_id=orgs[org_index], code=code, specialties=specs), now=now)
 
     front_desk = staff[Role.front_desk]
-    for person in demo_people(patients):
-        create_patient(session, front_desk, now=now, force=True, data=PatientCreate(
+    for n, person in enumerate(demo_people(patients)):
+        created = create_patient(session, front_desk, now=now, force=True, data=PatientCreate(
             given_name=person.given, family_name=person.family, sex=person.sex, birth_date=person.birth_date,
             phone=person.phone, preferred_languages=person.languages,
             address=Address(line=person.address_line, city=person.city, state=person.state,
@@ -141,6 +142,8 @@ def load(session: Session, *, settings: Settings, now: datetime, patients: int =
             identifiers=[IdentifierIn(system=ABHA_SYSTEM, value=person.abha)],
             emergency_contacts=[EmergencyContactIn(name=person.contact_name, relationship=person.contact_relation,
                                                    phone=person.contact_phone)]))
+        add_history(session, staff[Role.practitioner], patient_id=created.id, birth_date=person.birth_date,
+                    seed=n, now=now)
 
     # A patient with an account, cared for at the clinic, and a caregiver they linked.
     patient_pw, caregiver_pw = _password(), _password()
@@ -152,6 +155,8 @@ def load(session: Session, *, settings: Settings, now: datetime, patients: int =
         raise RuntimeError("registering a patient created no patient record")
     session.add(PatientOrganization(id=uuid.uuid4(), patient_id=patient_user.patient_id,
                                     organization_id=clinic_id, since=now))
+    add_history(session, staff[Role.practitioner], patient_id=patient_user.patient_id, birth_date=date(1988, 4, 12),
+                seed=1988, now=now)
     caregiver_user = identity.register(session, data=RegistrationCreate(
         username="demo_caregiver", password=caregiver_pw, full_name="Arjun Iyer", role="caregiver"),
         settings=open_settings, now=now)

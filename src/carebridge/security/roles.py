@@ -48,6 +48,14 @@ class Permission(StrEnum):
     sos_raise = "sos:raise"
     sos_manage = "sos:manage"
     events_watch = "events:watch"  # the live tail of domain events (operations; admin only)
+    api_key_manage = "api_key:manage"  # issue and revoke integration API keys (admin only)
+    record_read = "record:read"  # the clinical record: encounters, problems, allergies, observations, ...
+    record_write = "record:write"
+    record_amend = "record:amend"  # change a record after its encounter closed (audited, with a reason)
+    prescription_read = "prescription:read"
+    prescription_write = "prescription:write"  # prescribe, check, acknowledge/override alerts, sign, cancel
+    prescription_dispense = "prescription:dispense"
+    prescription_refill = "prescription:refill"  # a patient (or caregiver) asks for a refill, marks doses
 
 
 class DataCategory(StrEnum):
@@ -87,17 +95,25 @@ _APPT_SELF = {_P.appointment_read, _P.appointment_book}
 _APPT_STAFF = {*_APPT_SELF, _P.appointment_manage, _P.queue_manage}
 # SOS: a patient (or a linked caregiver) raises; clinical staff of the patient's organization acknowledge and close.
 _SOS_STAFF = {_P.sos_manage}
+# The clinical record: clinicians write it, only practitioners amend a closed one; patients and caregivers read.
+_RECORD_WRITE = {_P.record_read, _P.record_write}
+# Prescribing: practitioners prescribe and sign, pharmacists dispense, patients/caregivers read and ask for refills.
+_RX_SELF = {_P.prescription_read, _P.prescription_refill}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.patient: frozenset({_P.patient_read, _P.patient_update, _P.caregiver_link,
-                             _P.practitioner_read, _P.organization_read, *_APPT_SELF, _P.sos_raise}),
+                             _P.practitioner_read, _P.organization_read, *_APPT_SELF, _P.sos_raise, _P.record_read,
+                             *_RX_SELF}),
     Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read,
-                               *_APPT_SELF, _P.sos_raise}),
-    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF),
-    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | _SOS_STAFF),
-    Role.health_worker: frozenset(_CLINICAL | _SOS_STAFF),
+                               *_APPT_SELF, _P.sos_raise, _P.record_read, *_RX_SELF}),
+    Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF
+                                 | _RECORD_WRITE | {_P.record_amend, _P.prescription_read, _P.prescription_write}),
+    Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | _SOS_STAFF | _RECORD_WRITE
+                          | {_P.prescription_read}),
+    Role.health_worker: frozenset(_CLINICAL | _SOS_STAFF | _RECORD_WRITE),
     Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read,
-                                *_FACILITY_STAFF}),
+                                *_FACILITY_STAFF, _P.record_read, _P.prescription_read,
+                                _P.prescription_dispense}),
     Role.front_desk: frozenset(_CLINICAL | _FACILITY_STAFF | {_P.patient_deactivate, _P.patient_merge}
                                | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF),
     Role.admin: frozenset(set(Permission)),
@@ -114,6 +130,9 @@ CAREGIVER_SCOPE_FOR: dict[Permission, CaregiverScope] = {
     _P.patient_update: CaregiverScope.update_profile,
     _P.appointment_read: CaregiverScope.manage_appointments,
     _P.appointment_book: CaregiverScope.manage_appointments,
+    _P.record_read: CaregiverScope.read_record,
+    _P.prescription_read: CaregiverScope.read_record,
+    _P.prescription_refill: CaregiverScope.manage_medications,
 }
 
 

@@ -20,15 +20,23 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from carebridge.contexts.audit import web as audit_web
+from carebridge.contexts.care import web as care_web
+from carebridge.contexts.emergency import web as emergency_web
 from carebridge.contexts.facilities import web as facilities_web
 from carebridge.contexts.identity import web as identity_web
+from carebridge.contexts.integrations import web as integrations_web
+from carebridge.contexts.monitoring import web as monitoring_web
+from carebridge.contexts.notifications import web as notifications_web
+from carebridge.contexts.records import web as records_web
 from carebridge.contexts.scheduling import web as scheduling_web
 from carebridge.web.errors import install_html_errors
 from carebridge.web.i18n import load_translations
 from carebridge.web.pages import home
 from carebridge.web.render import STATIC_DIR, TEMPLATES_DIR, WEB_TAG, Renderer
 
-PAGE_MODULES: Final[tuple[ModuleType, ...]] = (identity_web, audit_web, scheduling_web, facilities_web)
+PAGE_MODULES: Final[tuple[ModuleType, ...]] = (identity_web, audit_web, scheduling_web, facilities_web, care_web,
+                                               integrations_web, records_web, monitoring_web,
+                                               emergency_web, notifications_web)
 
 
 class VersionedStaticFiles(StaticFiles):

@@ -68,7 +68,9 @@ class NavItem:
 
 NAV_ITEMS: Final[Sequence[NavItem]] = (
     NavItem(N_("Dashboard"), "/dashboard"),
+    NavItem(N_("Check symptoms"), "/find-care", frozenset({Role.patient, Role.caregiver, Role.health_worker})),
     NavItem(N_("Who looked at my record"), "/access-log", frozenset({Role.patient})),
+    NavItem(N_("My health record"), "/my-record", frozenset({Role.patient})),
     NavItem(N_("Find a patient"), "/patients",
             frozenset({Role.practitioner, Role.nurse, Role.health_worker, Role.pharmacist, Role.front_desk,
                        Role.admin})),
@@ -80,11 +82,17 @@ NAV_ITEMS: Final[Sequence[NavItem]] = (
             frozenset({Role.practitioner, Role.nurse, Role.pharmacist, Role.front_desk, Role.admin})),
     NavItem(N_("Import facilities"), "/admin/facilities/import", frozenset({Role.admin})),
     NavItem(N_("Users"), "/admin/users", frozenset({Role.admin})),
+    NavItem(N_("API keys"), "/admin/api-keys", frozenset({Role.admin})),
+    NavItem(N_("Messages"), "/inbox"),
+    NavItem(N_("Ward view"), "/monitoring/ward", frozenset({Role.practitioner, Role.nurse, Role.admin})),
+    NavItem(N_("Open SOS"), "/sos/open", frozenset({Role.practitioner, Role.nurse, Role.health_worker,
+                                                     Role.front_desk})),
     NavItem(N_("Profile"), "/profile"),
 )
 # `?done=<key>` after a redirect shows one of these; only known keys, so a link cannot inject text.
 NOTICES: Final[Mapping[str, str]] = {
     "registered": N_("Your account is ready. Sign in to continue."),
+    "saved": N_("Saved."),
     "signed-out": N_("You have signed out."),
     "password": N_("Your password has been changed. Other devices were signed out."),
     "totp-on": N_("Two-step sign-in is now on."),
@@ -102,6 +110,7 @@ ROLE_NAMES: Final[Mapping[Role, str]] = {
 }
 ANONYMOUS_NAV: Final[Sequence[NavItem]] = (
     NavItem(N_("Home"), "/"),
+    NavItem(N_("Check symptoms"), "/find-care"),
     NavItem(N_("Sign in"), "/login"),
     NavItem(N_("Register"), "/register"),
 )

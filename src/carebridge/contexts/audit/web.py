@@ -74,6 +74,14 @@ RESOURCE_LABELS: Final = {
     "Consent": N_("consent"),
     "CarePlan": N_("care plan"),
     "Appointment": N_("appointment"),
+    "HealthSummary": N_("health summary"),
+    "Timeline": N_("health record timeline"),
+    "CareRequest": N_("symptom check"),
+    "VitalReading": N_("vital signs"),
+    "VitalStream": N_("live vital signs"),
+    "Alert": N_("monitoring alert"),
+    "Device": N_("monitoring device"),
+    "WaitlistEntry": N_("waitlist place"),
 }
 
 

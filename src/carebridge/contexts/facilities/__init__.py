@@ -16,7 +16,7 @@ from carebridge.contexts.facilities.search import (
     DEFAULT_ROAD_FACTOR,
     search_facilities,
 )
-from carebridge.contexts.facilities.service import get_facility
+from carebridge.contexts.facilities.service import get_facility, place_position
 
 __all__ = [
     "DEFAULT_AVERAGE_SPEED_KMH",
@@ -28,5 +28,6 @@ __all__ = [
     "FacilityType",
     "Ownership",
     "get_facility",
+    "place_position",
     "search_facilities",
 ]

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from carebridge.contexts.audit import service as audit
@@ -440,3 +440,20 @@ def record_export(session: Session, principal: Principal, *, fmt: str, now: date
     require(principal, Permission.facility_write)
     audit.record(session, principal, action="export", resource_type=RESOURCE, purpose="operations", at=now,
                  detail={"format": fmt})
+
+
+def place_position(session: Session, place: str) -> tuple[float, float] | None:
+    """Where a town or city named by a patient is, as the centre of the registry's facilities there.
+
+    A page without JavaScript cannot ask the phone for its position, and few people know their coordinates;
+    they do know their town. The registry already holds every facility's city and position, so it serves
+    as the gazetteer: no place data to ship or download.
+    """
+    name = " ".join(place.split()).casefold()
+    if not name or len(name) > 100:
+        return None
+    row = session.execute(select(func.avg(Facility.lat), func.avg(Facility.lng), func.count())
+                          .where(func.lower(Facility.city) == name, Facility.active.is_(True))).one()
+    if not row[2]:
+        return None
+    return float(row[0]), float(row[1])

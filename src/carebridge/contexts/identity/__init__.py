@@ -11,6 +11,7 @@ from carebridge.contexts.identity.auth import (
     ReadAccessDep,
     sign_session_id,
 )
+from carebridge.contexts.identity.caregivers import caregiver_user_ids
 from carebridge.contexts.identity.merge import move_accounts_and_caregivers
 from carebridge.contexts.identity.schemas import (
     CaredPatientRead,
@@ -74,6 +75,7 @@ __all__ = [
     "TotpSetup",
     "UserPage",
     "UserRead",
+    "caregiver_user_ids",
     "change_password",
     "change_role",
     "create_staff",

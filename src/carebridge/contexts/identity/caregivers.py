@@ -121,3 +121,12 @@ def list_cared_patients(session: Session, principal: Principal, *,
                                     patient_name=names.get(link.patient_id, ""), scopes=_scopes(link.scopes),
                                     linked_at=link.created_at))
     return sorted(out, key=lambda c: (c.patient_name.lower(), str(c.patient_id)))
+
+
+def caregiver_user_ids(session: Session, *, patient_id: uuid.UUID) -> list[uuid.UUID]:
+    """The accounts of the caregivers a patient has linked now (for alerts the patient's emergency sends)."""
+    return list(session.scalars(
+        select(CaregiverLink.caregiver_user_id)
+        .join(User, User.id == CaregiverLink.caregiver_user_id)
+        .where(CaregiverLink.patient_id == patient_id, CaregiverLink.revoked_at.is_(None), User.is_active.is_(True))
+        .order_by(CaregiverLink.created_at, CaregiverLink.id)))

@@ -8,15 +8,14 @@ old time.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from carebridge.contexts import patients
+from carebridge.contexts import notifications, patients
 from carebridge.engines.slots import zone_of
 from carebridge.security import Principal, Role
 from carebridge.settings import Settings
@@ -39,18 +38,8 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
-def _load_notifications() -> Any:
-    """The notifications context, or None while it is not installed in this tree (then nothing is sent)."""
-    try:
-        module = importlib.import_module("carebridge.contexts.notifications")
-    except ModuleNotFoundError:
-        return None
-    for key, parts in TEMPLATES.items():
-        module.register_template(module.Template(key=key, subject=parts["subject"], body=parts["body"]))
-    return module
-
-
-notifications: Any = _load_notifications()
+for _key, _parts in TEMPLATES.items():
+    notifications.register_template(notifications.Template(key=_key, subject=_parts["subject"], body=_parts["body"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +94,7 @@ def reminder_key(appt: _Appointment, minutes: int) -> str:
 def schedule_reminders(session: Session, appt: _Appointment, *, now: datetime, settings: Settings,
                        practitioner: str = "") -> list[object]:
     """One reminder per configured offset still in the future."""
-    if notifications is None or (appt.notify_user_id is None and not appt.contact_email and not appt.contact_phone):
+    if appt.notify_user_id is None and not appt.contact_email and not appt.contact_phone:
         return []
     ids: list[object] = []
     for minutes in sorted(set(settings.scheduling_reminder_minutes), reverse=True):
@@ -122,8 +111,6 @@ def schedule_reminders(session: Session, appt: _Appointment, *, now: datetime, s
 
 
 def cancel_reminders(session: Session, appt: _Appointment, *, now: datetime) -> int:
-    if notifications is None:
-        return 0
     return int(notifications.cancel_pending(session, dedupe_prefix=f"appointment:{appt.id}:reminder:", now=now))
 
 
@@ -138,7 +125,7 @@ class _Entry(_Notified, Protocol):
 
 def waitlist_offer(session: Session, entry: _Entry, *, now: datetime, zone: str = "UTC") -> bool:
     """Tell the patient a seat is held for them; False when there is nobody to tell or nothing to send with."""
-    if notifications is None or entry.offered_start_at is None or entry.offer_expires_at is None:
+    if entry.offered_start_at is None or entry.offer_expires_at is None:
         return False
     if entry.notify_user_id is None and not entry.contact_email and not entry.contact_phone:
         return False

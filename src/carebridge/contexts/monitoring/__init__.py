@@ -1,0 +1,8 @@
+"""The monitoring context: devices, vitals ingestion (HTTP batches and MQTT), early-warning alerts, live views.
+
+Other contexts use `ingest_from_device` (the gateway's path) and `escalate_overdue` (a background job)."""
+
+from carebridge.contexts.monitoring.schemas import AlertRead, BatchReport, News2Read
+from carebridge.contexts.monitoring.service import escalate_overdue, ingest_from_device
+
+__all__ = ["AlertRead", "BatchReport", "News2Read", "escalate_overdue", "ingest_from_device"]

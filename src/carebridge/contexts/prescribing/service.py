@@ -1,0 +1,145 @@
+"""Use cases of prescribing: the picker, the e-prescription lifecycle, signing and verification, dispensing.
+
+Status moves one way: draft -> signed -> partially_dispensed -> dispensed -> completed, with cancelled (from
+draft or signed) and expired (a signed prescription not dispensed in time) as the other ends. Anything else
+answers 409. Services never commit; each write leaves an audit entry and an outbox event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carebridge.contexts import audit, patients
+from carebridge.contexts.prescribing import checks
+from carebridge.contexts.prescribing.access import RESOURCE, items_of, load, patient_for, trail
+from carebridge.contexts.prescribing.models import Prescription, PrescriptionItem
+from carebridge.contexts.prescribing.schemas import (
+    ItemRead,
+    MedicationHit,
+    MedicationPage,
+    OpenAlert,
+    PrescriptionPage,
+    PrescriptionRead,
+    RxStatus,
+)
+from carebridge.engines.interactions import search
+from carebridge.kernel.errors import ValidationProblem
+from carebridge.kernel.events import emit
+from carebridge.kernel.pagination import decode_cursor, encode_cursor
+from carebridge.security import DataCategory, Permission, Principal, decide_patient_access, require
+
+MAX_PICKER = 50  # the engine's picker ranks at most this many hits
+
+
+# --- picker -------------------------------------------------------------------------------------------------
+
+def search_medications(principal: Principal, *, q: str, limit: int, cursor: str | None) -> MedicationPage:
+    """The catalogue picker, paged by offset over the engine's ranked hits (at most 50 per query)."""
+    require(principal, Permission.prescription_read)
+    keys = decode_cursor(cursor, arity=1)
+    offset = keys[0] if keys else 0
+    if not isinstance(offset, int) or not 0 <= offset < MAX_PICKER:
+        raise ValidationProblem("cursor is not one this server issued",
+                                errors=[{"field": "cursor", "message": "malformed"}])
+    hits = search(q, limit=min(MAX_PICKER, offset + limit + 1))
+    page = hits[offset:offset + limit]
+    more = len(hits) > offset + limit
+    items = [MedicationHit(label=h.label, kind=h.kind, ingredients=list(h.ingredients), atc=list(h.atc),
+                           manufacturer=h.manufacturer, routes=sorted({f.route for f in h.forms}),
+                           strengths=sorted({s for f in h.forms for s in f.strengths}))
+             for h in page]
+    return MedicationPage(items=items, next_cursor=encode_cursor([offset + limit]) if more else None, limit=limit)
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+def to_read(session: Session, rx: Prescription, items: list[PrescriptionItem]) -> PrescriptionRead:
+    last = checks.latest(session, rx.id)
+    return PrescriptionRead(
+        id=rx.id, patient_id=rx.patient_id, prescriber_id=rx.prescriber_id, organization_id=rx.organization_id,
+        pharmacy_organization_id=rx.pharmacy_organization_id, status=RxStatus(rx.status), note=rx.note,
+        items=[ItemRead.model_validate(i, from_attributes=True) for i in items], created_at=rx.created_at,
+        signed_at=rx.signed_at, expires_at=rx.expires_at, content_hash=rx.content_hash,
+        latest_check=checks.to_read(last) if last else None)
+
+
+def _expire_if_due(session: Session, rx: Prescription, now: datetime) -> None:
+    if rx.status == RxStatus.signed and rx.expires_at is not None and now >= rx.expires_at:
+        rx.status = RxStatus.expired
+        rx.closed_at = rx.updated_at = now
+        emit(session, "prescription.expired", {"prescription_id": str(rx.id), "patient_id": str(rx.patient_id)})
+
+
+def get_prescription(session: Session, principal: Principal, *, rx_id: uuid.UUID, now: datetime) -> PrescriptionRead:
+    rx, items, _ = load(session, principal, rx_id, Permission.prescription_read, now=now)
+    _expire_if_due(session, rx, now)
+    trail(session, principal, rx, "read", now=now)
+    return to_read(session, rx, items)
+
+
+def list_for_patient(session: Session, principal: Principal, *, patient_id: uuid.UUID, status: RxStatus | None,
+                     limit: int, cursor: str | None, now: datetime) -> PrescriptionPage:
+    patient_for(session, principal, patient_id, Permission.prescription_read, now=now)
+    stmt = select(Prescription).where(Prescription.patient_id == patient_id)
+    if status is not None:
+        stmt = stmt.where(Prescription.status == status.value)
+    keys = decode_cursor(cursor, arity=2)
+    if keys:
+        try:
+            at, last_id = datetime.fromisoformat(str(keys[0])), uuid.UUID(str(keys[1]))
+        except ValueError as exc:
+            raise ValidationProblem("cursor is not one this server issued",
+                                    errors=[{"field": "cursor", "message": "malformed"}]) from exc
+        stmt = stmt.where((Prescription.created_at < at)
+                          | ((Prescription.created_at == at) & (Prescription.id < last_id)))
+    rows = list(session.scalars(stmt.order_by(Prescription.created_at.desc(), Prescription.id.desc())
+                                .limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    trail_patient(session, principal, patient_id, now=now, count=len(rows))
+    items = [to_read(session, r, items_of(session, r.id)) for r in rows]
+    nxt = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)]) if more and rows else None
+    return PrescriptionPage(items=items, next_cursor=nxt, limit=limit)
+
+
+def trail_patient(session: Session, principal: Principal, patient_id: uuid.UUID, *, now: datetime,
+                  count: int) -> None:
+    audit.record(session, principal, action="search", resource_type=RESOURCE, patient_id=patient_id,
+                 detail={"count": count}, at=now)
+
+
+def open_alerts(session: Session, principal: Principal, *, patient_id: uuid.UUID,
+                now: datetime) -> list[OpenAlert]:
+    """Major/contraindicated alerts on the patient's draft prescriptions not yet acknowledged or overridden."""
+    patient_for(session, principal, patient_id, Permission.prescription_read, now=now)
+    drafts = session.scalars(select(Prescription).where(Prescription.patient_id == patient_id,
+                                                        Prescription.status == RxStatus.draft.value))
+    out = [OpenAlert(prescription_id=rx.id, kind=a["kind"], severity=a["severity"], items=a["items"],
+                     message=a["message"])
+           for rx in drafts for a in checks.blocking_alerts(session, rx.id)]
+    trail_patient(session, principal, patient_id, now=now, count=len(out))
+    return out
+
+
+def pharmacy_queue(session: Session, principal: Principal, *, limit: int, now: datetime) -> list[PrescriptionRead]:
+    """Signed prescriptions waiting at the caller's pharmacy (sent to it, or unassigned for its patients)."""
+    require(principal, Permission.prescription_dispense)
+    stmt = (select(Prescription)
+            .where(Prescription.status.in_([RxStatus.signed.value, RxStatus.partially_dispensed.value]))
+            .order_by(Prescription.signed_at).limit(limit * 4))
+    out: list[PrescriptionRead] = []
+    for rx in session.scalars(stmt):
+        if rx.pharmacy_organization_id not in (None, principal.organization_id):
+            continue
+        facts = patients.get_patient_facts(session, rx.patient_id)
+        if not decide_patient_access(principal, Permission.prescription_dispense, facts,
+                                     DataCategory.prescriptions).allowed:
+            continue
+        out.append(to_read(session, rx, items_of(session, rx.id)))
+        if len(out) >= limit:
+            break
+    audit.record(session, principal, action="search", resource_type=RESOURCE, detail={"queue": len(out)}, at=now)
+    return out

@@ -1,0 +1,112 @@
+"""The one table of mapped resource types: the router, the search machinery and the CapabilityStatement
+all read it, so adding a resource type is one mapper module and one line in `mappers/__init__.py`.
+
+A mapper translates between FHIR JSON and one context's public service functions; it holds no
+rules of its own (policy and audit stay in the context) and never touches another context's tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from carebridge.fhir.outcome import not_found
+from carebridge.security import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    name: str
+    type: str  # FHIR search parameter type: string, token, date, reference, special, number, quantity
+    documentation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What every mapper call needs: the request's transaction, the caller and the request's instant."""
+
+    session: Session
+    principal: Principal
+    now: datetime
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A resource as served: its JSON plus what the ETag and Last-Modified headers carry."""
+
+    body: dict[str, Any]
+    version: str
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One page of search matches; `total` only when the mapper could count without extra cost."""
+
+    items: list[Stored]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Search parameters after the result parameters (`_count`, `_total`, …) are taken out."""
+
+    params: dict[str, list[str]]
+
+    def one(self, name: str) -> str | None:
+        values = self.params.get(name)
+        return values[-1] if values else None
+
+
+Reader = Callable[[Context, uuid.UUID], Stored]
+Searcher = Callable[[Context, Query, int, str | None], Found]
+Writer = Callable[[Context, dict[str, Any], uuid.UUID | None, str | None], Stored]
+Counter = Callable[[Context, Query], int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Mapper:
+    type: str
+    documentation: str
+    search_params: tuple[SearchParam, ...]
+    search: Searcher
+    read: Reader | None = None
+    create: Writer | None = None
+    update: Writer | None = None
+    total: Counter | None = None
+    not_kept: tuple[str, ...] = field(default=())
+
+    def interactions(self) -> list[str]:
+        out = ["search-type"]
+        if self.read is not None:
+            out.insert(0, "read")
+        if self.create is not None:
+            out.append("create")
+        if self.update is not None:
+            out.append("update")
+        return out
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._mappers: dict[str, Mapper] = {}
+
+    def add(self, mapper: Mapper) -> None:
+        if mapper.type in self._mappers:
+            raise ValueError(f"{mapper.type} is mapped twice")
+        self._mappers[mapper.type] = mapper
+
+    def get(self, resource_type: str) -> Mapper:
+        mapper = self._mappers.get(resource_type)
+        if mapper is None:
+            raise not_found(f"resource type {resource_type[:64]!r} is not supported here; see /fhir/R4/metadata")
+        return mapper
+
+    def all(self) -> list[Mapper]:
+        return [self._mappers[k] for k in sorted(self._mappers)]
