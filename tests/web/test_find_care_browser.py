@@ -5,27 +5,19 @@ and only the emergency department listed."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 
 from carebridge.contexts.facilities.schemas import FacilityCreate
 from carebridge.contexts.facilities.service import upsert_many
-from carebridge.kernel.clock import FixedClock
-from carebridge.kernel.db import Database
-from carebridge.main import create_app
 from carebridge.security import Role
-from carebridge.settings import Settings
-from tests.conftest import TEST_SECRET
-from tests.factories import DEFAULT_PASSWORD, Factory
+from tests.factories import DEFAULT_PASSWORD
 from tests.integration.facilities.helpers import ALWAYS, payload
 from tests.servers import running_server
+from tests.web.seeded import seeded_data_dir
 from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, _require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -41,17 +33,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     _require_chromium()
     data_dir = tmp_path_factory.mktemp("care-browser")
-    url = f"sqlite:///{data_dir / 'carebridge.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREBRIDGE_")}
-    env.update(CAREBRIDGE_DATA_DIR=str(data_dir), CAREBRIDGE_ENV="test", CAREBRIDGE_LOG_LEVEL="WARNING",
-               CAREBRIDGE_SECRET_KEY=TEST_SECRET)
-    subprocess.run([sys.executable, "-m", "carebridge.cli", "migrate"], env=env, check=True, timeout=180,
-                   capture_output=True)
-    now = datetime.now(UTC)
-    database = Database(url)
-    settings = Settings(env="test", data_dir=data_dir, database_url=url, secret_key=TEST_SECRET, log_level="WARNING")
-    factory = Factory(app=create_app(settings, database=database, clock=FixedClock(now)), database=database,
-                      clock=FixedClock(now))
+    seeded = seeded_data_dir(data_dir)
+    env, database, factory, now = seeded.env, seeded.database, seeded.factory, seeded.now
     patient = factory.user(Role.patient, patient_id=factory.patient(given="Meera", family="Iyer"))
     address = {"city": "Pune", "country": "IN"}
     with database.unit_of_work() as s:

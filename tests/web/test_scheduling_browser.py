@@ -7,28 +7,21 @@ rule) and the slot booked is three days ahead.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from datetime import time as wall
+from datetime import timedelta
 
 import pytest
 
 from carebridge.contexts.facilities.models import Facility
 from carebridge.contexts.practitioners.models import Practitioner
 from carebridge.contexts.scheduling.models import AvailabilityRule
-from carebridge.kernel.clock import FixedClock
-from carebridge.kernel.db import Database
-from carebridge.main import create_app
 from carebridge.security import Role
-from carebridge.settings import Settings
-from tests.conftest import TEST_SECRET
-from tests.factories import DEFAULT_PASSWORD, Factory
+from tests.factories import DEFAULT_PASSWORD
 from tests.integration.scheduling.helpers import running_server
+from tests.web.seeded import seeded_data_dir
 from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, _require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -47,17 +40,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     _require_chromium()
     data_dir = tmp_path_factory.mktemp("sched-browser")
-    url = f"sqlite:///{data_dir / 'carebridge.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREBRIDGE_")}
-    env.update(CAREBRIDGE_DATA_DIR=str(data_dir), CAREBRIDGE_ENV="test", CAREBRIDGE_LOG_LEVEL="WARNING",
-               CAREBRIDGE_SECRET_KEY=TEST_SECRET)
-    subprocess.run([sys.executable, "-m", "carebridge.cli", "migrate"], env=env, check=True, timeout=180,
-                   capture_output=True)
-    now = datetime.now(UTC)
-    database = Database(url)
-    settings = Settings(env="test", data_dir=data_dir, database_url=url, secret_key=TEST_SECRET, log_level="WARNING")
-    factory = Factory(app=create_app(settings, database=database, clock=FixedClock(now)), database=database,
-                      clock=FixedClock(now))
+    seeded = seeded_data_dir(data_dir)
+    env, database, factory, now = seeded.env, seeded.database, seeded.factory, seeded.now
     org = factory.organization("Lotus Clinic")
     patient = factory.user(Role.patient, patient_id=factory.patient(given="Meera", family="Iyer"))
     waiter = factory.user(Role.patient, patient_id=factory.patient(given="Bela", family="Shah"))
