@@ -12,6 +12,7 @@ from carebridge.contexts.audit import service as audit_service
 from carebridge.contexts.audit.api import router as audit_router
 from carebridge.contexts.care.api import compat_router as care_compat_router
 from carebridge.contexts.care.api import router as care_router
+from carebridge.contexts.care.purge_job import PurgeJob
 from carebridge.contexts.emergency.api import key_router as emergency_key_router
 from carebridge.contexts.emergency.api import router as emergency_router
 from carebridge.contexts.events.api import router as events_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     notifier = (NotificationWorker(db, delivery_from(settings), clock=clock,
                                    poll_seconds=settings.notifications_poll_seconds)
                 if settings.notifications_worker and not db.bound else None)
+    purger = PurgeJob(db, clock) if not db.bound else None  # unsaved care requests past their TTL
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +82,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             gateway.start()
         if notifier is not None:
             notifier.start()
+        if purger is not None:
+            purger.start()
         yield
+        if purger is not None:
+            await purger.stop()
         if notifier is not None:
             await notifier.stop()
         if gateway is not None:

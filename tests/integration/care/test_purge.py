@@ -74,3 +74,17 @@ def test_a_patient_merge_moves_their_care_requests(client: TestClient, factory: 
     with database.unit_of_work() as s:
         row = s.get(CareRequest, uuid.UUID(made["id"]))
         assert row is not None and row.patient_id == clinic.other_patient_id
+
+
+def test_the_service_purge_job_deletes_expired_requests(client: TestClient, clock: FixedClock,
+                                                        database: Database) -> None:
+    from carebridge.contexts.care.purge_job import PurgeJob
+
+    made = client.post("/api/v1/care-requests", json={"symptoms": "mild headache since morning",
+                                                      "location": HERE}).json()
+    job = PurgeJob(database, clock)
+    assert job.run_once() == 0  # not expired yet
+    clock.advance(days=2)  # past the default 24 h
+    assert job.run_once() == 1
+    with database.unit_of_work() as s:
+        assert s.get(CareRequest, uuid.UUID(made["id"])) is None
