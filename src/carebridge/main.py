@@ -29,6 +29,7 @@ from carebridge.contexts.notifications.worker import NotificationWorker
 from carebridge.contexts.patients.api import router as patients_router
 from carebridge.contexts.practitioners.api import router as practitioners_router
 from carebridge.contexts.prescribing.api import router as prescribing_router
+from carebridge.contexts.prescribing.reactions import RecheckJob
 from carebridge.contexts.records.api import router as records_router
 from carebridge.contexts.scheduling.api import router as scheduling_router
 from carebridge.fhir.api import router as fhir_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                                    poll_seconds=settings.notifications_poll_seconds)
                 if settings.notifications_worker and not db.bound else None)
     purger = PurgeJob(db, clock) if not db.bound else None  # unsaved care requests past their TTL
+    rechecker = RecheckJob(db, clock) if not db.bound else None  # prescriptions re-checked on record events
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,7 +86,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             notifier.start()
         if purger is not None:
             purger.start()
+        if rechecker is not None:
+            rechecker.start()
         yield
+        if rechecker is not None:
+            await rechecker.stop()
         if purger is not None:
             await purger.stop()
         if notifier is not None:

@@ -46,9 +46,11 @@ def test_metadata_lists_what_the_registry_maps(client: TestClient) -> None:
     cs = r.json()
     assert cs["resourceType"] == "CapabilityStatement" and cs["fhirVersion"] == "4.0.1"
     by_type = {res["type"]: res for res in cs["rest"][0]["resource"]}
-    assert set(by_type) == {"Patient", "Practitioner", "PractitionerRole", "Organization", "Location",
-                            "HealthcareService"}
-    assert {i["code"] for i in by_type["Patient"]["interaction"]} == {"read", "search-type", "create", "update"}
+    assert set(by_type) >= {"Patient", "Practitioner", "PractitionerRole", "Organization", "Location",
+                            "HealthcareService", "Basic"}
+    assert {i["code"] for i in by_type["Patient"]["interaction"]} >= {
+        "read", "vread", "history-instance", "history-type", "search-type", "create", "update"}
+    assert "kept as validated json" in by_type["Basic"]["documentation"].lower()
     assert "birthdate" in {p["name"] for p in by_type["Patient"]["searchParam"]}
     assert {i["code"] for i in by_type["PractitionerRole"]["interaction"]} == {"search-type"}
 
@@ -84,7 +86,7 @@ def test_create_read_update_with_versions(client: TestClient, staff: dict[str, s
     created = client.post("/fhir/R4/Patient", json=body, headers=staff)
     assert created.status_code == 201, created.text
     pid = created.json()["id"]
-    assert created.headers["location"].endswith(f"/fhir/R4/Patient/{pid}")
+    assert created.headers["location"].endswith(f"/fhir/R4/Patient/{pid}/_history/1")
     read = client.get(f"/fhir/R4/Patient/{pid}", headers=staff)
     assert read.status_code == 200 and read.headers["etag"] == 'W/"1"' and "last-modified" in read.headers
     got = read.json()

@@ -13,9 +13,10 @@ from carebridge.contexts.practitioners import models as practitioners_models
 from carebridge.contexts.prescribing import models as prescribing_models
 from carebridge.contexts.records import models as records_models
 from carebridge.contexts.scheduling import models as scheduling_models
+from carebridge.fhir import models as fhir_models
 from carebridge.kernel import events as kernel_events
 
-__all__ = ["audit_models", "care_models", "emergency_models", "facilities_models", "identity_models",
+__all__ = ["audit_models", "care_models", "emergency_models", "facilities_models", "fhir_models", "identity_models",
            "integrations_models",
            "kernel_events", "monitoring_models", "notifications_models", "patients_models",
            "practitioners_models", "prescribing_models", "records_models", "scheduling_models"]

@@ -7,30 +7,51 @@ from datetime import datetime
 from typing import Any
 
 from carebridge import __version__
-from carebridge.fhir.registry import Registry
+from carebridge.fhir import generic
+from carebridge.fhir.registry import Mapper, Registry
 
 RESULT_PARAMS = [
     {"name": "_count", "type": "number", "documentation": "Page size, 0 to 100 (default 20)."},
-    {"name": "_total", "type": "token", "documentation": "accurate counts the matches (Patient); none by default."},
-    {"name": "_summary", "type": "token", "documentation": "count: the total only."},
+    {"name": "_total", "type": "token", "documentation": "accurate counts the matches; none by default."},
+    {"name": "_summary", "type": "token", "documentation": "true, text, data, count or false."},
+    {"name": "_elements", "type": "string", "documentation": "Top-level elements to return (marked SUBSETTED)."},
+    {"name": "_sort", "type": "string", "documentation": "_lastUpdated, _id and the type's sortable parameters; "
+                                                          "- for descending."},
+    {"name": "_lastUpdated", "type": "date", "documentation": "eq, ne, gt, lt, ge, le, sa, eb; every type."},
 ]
+GENERIC_DOC = ("Kept as validated JSON (no CareBridge domain home): read, vread, history, search by _id, "
+               "_lastUpdated, patient/subject; access by the patients policy on its patient, staff-only without one.")
+
+
+def _resource(m: Mapper, served: list[Mapper]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "type": m.type, "documentation": m.documentation,
+        "interaction": [{"code": code} for code in m.interactions()],
+        "versioning": "versioned-update" if m.update is not None else "versioned",
+        "readHistory": m.read is not None,
+        "updateCreate": m.generic,
+        "conditionalCreate": m.create is not None,
+        "conditionalUpdate": m.update is not None,
+        "conditionalDelete": "single" if m.delete is not None else "not-supported",
+        "searchInclude": [f"{m.type}:{r.name}" for r in m.references],
+        "searchRevInclude": sorted(f"{o.type}:{r.name}" for o in served for r in o.references
+                                   if m.type in r.targets),
+        "searchParam": [{"name": p.name, "type": p.type, "documentation": p.documentation}
+                        for p in m.search_params],
+    }
+    if m.type == "Patient":
+        entry["operation"] = [{"name": "everything",
+                               "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
+    return entry
 
 
 def capability_statement(registry: Registry, *, base: str, now: datetime) -> dict[str, Any]:
-    resources = []
-    for m in registry.all():
-        entry: dict[str, Any] = {
-            "type": m.type, "documentation": m.documentation,
-            "interaction": [{"code": code} for code in m.interactions()],
-            "searchParam": [{"name": p.name, "type": p.type, "documentation": p.documentation}
-                            for p in m.search_params],
-        }
-        if m.update is not None:
-            entry.update({"versioning": "versioned-update", "updateCreate": False, "conditionalCreate": False,
-                          "conditionalUpdate": False, "readHistory": False})
-        else:
-            entry["versioning"] = "no-version"
-        resources.append(entry)
+    mapped = registry.all()
+    kept = [g for g in (generic.mapper_for(t) for t in sorted(generic.storable_types() - {m.type for m in mapped}))
+            if g is not None]
+    served = mapped + kept
+    resources = [_resource(m, served) for m in mapped]
+    resources += [{**_resource(m, served), "documentation": GENERIC_DOC} for m in kept]
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": now.date().isoformat(),
         "kind": "instance", "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
@@ -41,7 +62,7 @@ def capability_statement(registry: Registry, *, base: str, now: datetime) -> dic
                                "description": "Every read passes the CareBridge access policy and is audited."},
                   "resource": resources,
                   "searchParam": RESULT_PARAMS,
-                  "interaction": []}],
+                  "interaction": [{"code": "transaction"}, {"code": "batch"}]}],
     }
 
 

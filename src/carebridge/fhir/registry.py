@@ -58,6 +58,8 @@ class Query:
     """Search parameters after the result parameters (`_count`, `_total`, …) are taken out."""
 
     params: dict[str, list[str]]
+    sort: tuple[str, ...] = ()
+    """`_sort` keys (`-` for descending), passed down only to a mapper that lists them all in `native_sort`."""
 
     def one(self, name: str) -> str | None:
         values = self.params.get(name)
@@ -68,6 +70,30 @@ Reader = Callable[[Context, uuid.UUID], Stored]
 Searcher = Callable[[Context, Query, int, str | None], Found]
 Writer = Callable[[Context, dict[str, Any], uuid.UUID | None, str | None], Stored]
 Counter = Callable[[Context, Query], int | None]
+Deleter = Callable[[Context, uuid.UUID], None]
+SortKey = Callable[[dict[str, Any]], str | float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceParam:
+    """A reference search parameter, for `_include`/`_revinclude`: `Observation:patient` names `subject`.
+
+    `element` is the dotted path of the reference in the resource's JSON (`subject`,
+    `participant.individual`); lists along the path are walked. The parameter itself must also be
+    among the mapper's `search_params` (so `_revinclude` can search by it, value `Patient/<id>`).
+    """
+
+    name: str
+    targets: tuple[str, ...]
+    element: str
+
+
+@dataclass(frozen=True, slots=True)
+class SortParam:
+    """A `_sort` key the facade can order by: `key` reads the value from the resource JSON."""
+
+    name: str
+    key: SortKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +107,46 @@ class Mapper:
     update: Writer | None = None
     total: Counter | None = None
     not_kept: tuple[str, ...] = field(default=())
+    # Optional since session 5 (older mappers leave them out):
+    delete: Deleter | None = None
+    """Removes the resource where the domain allows it (the mapper applies the policy)."""
+    patient_param: str | None = None
+    """The search parameter selecting a patient's resources (value `Patient/<id>`), for `$everything`."""
+    references: tuple[ReferenceParam, ...] = field(default=())
+    sort_params: tuple[SortParam, ...] = field(default=())
+    native_sort: frozenset[str] = field(default=frozenset())
+    """`_sort` keys the mapper's own search orders by (it reads `Query.sort`); others are sorted here."""
+    generic: bool = False
+    """True for the JSON store serving a type without a domain home."""
 
     def interactions(self) -> list[str]:
         out = ["search-type"]
         if self.read is not None:
-            out.insert(0, "read")
+            out[:0] = ["read", "vread", "history-instance", "history-type"]
         if self.create is not None:
             out.append("create")
         if self.update is not None:
             out.append("update")
+        if self.delete is not None:
+            out.append("delete")
         return out
+
+    def reference(self, name: str) -> ReferenceParam | None:
+        return next((r for r in self.references if r.name == name), None)
 
 
 class Registry:
+    """Mapped types first; a type no mapper claims goes to the fallback (the generic JSON store) if set."""
+
     def __init__(self) -> None:
         self._mappers: dict[str, Mapper] = {}
+        self._fallback: Callable[[str], Mapper | None] | None = None
+
+    def set_fallback(self, fallback: Callable[[str], Mapper | None]) -> None:
+        self._fallback = fallback
+
+    def mapped(self, resource_type: str) -> Mapper | None:
+        return self._mappers.get(resource_type)
 
     def add(self, mapper: Mapper) -> None:
         if mapper.type in self._mappers:
@@ -104,6 +155,8 @@ class Registry:
 
     def get(self, resource_type: str) -> Mapper:
         mapper = self._mappers.get(resource_type)
+        if mapper is None and self._fallback is not None:
+            mapper = self._fallback(resource_type)
         if mapper is None:
             raise not_found(f"resource type {resource_type[:64]!r} is not supported here; see /fhir/R4/metadata")
         return mapper

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,9 +27,72 @@ MAX_VALUES = 10
 SCAN_BUDGET = 2_000
 """Rows one request may walk to fill a page when part of the search is filtered here."""
 
-RESULT_PARAMS = frozenset({"_count", "_total", "_summary", "_format", "_cursor"})
+_INSTANT = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?"
+                      r"(Z|[+-]\d{2}:\d{2}))?)?)?$")
+_INSTANT_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+
+
+@dataclass(frozen=True, slots=True)
+class InstantTest:
+    """A `_lastUpdated` test: the value's precision is a half-open range [low, high)."""
+
+    prefix: str
+    low: datetime
+    high: datetime
+
+    def matches(self, value: datetime) -> bool:
+        match self.prefix:
+            case "eq":
+                return self.low <= value < self.high
+            case "ne":
+                return not self.low <= value < self.high
+            case "gt" | "sa":
+                return value >= self.high
+            case "lt" | "eb":
+                return value < self.low
+            case "ge":
+                return value >= self.low
+            case _:
+                return value < self.high
+
+
+def instant_param(name: str, value: str) -> InstantTest:
+    """`_lastUpdated=ge2026-03-10`, `lt2026-03-10T09:30:00Z`: a date, or a time that carries its zone."""
+    prefix = value[:2] if value[:2] in _INSTANT_PREFIXES else "eq"
+    text = value[2:] if value[:2] in _INSTANT_PREFIXES else value
+    m = _INSTANT.match(text)
+    if not m:
+        raise bad_param(name, "a date (YYYY, YYYY-MM, YYYY-MM-DD) or an instant with a zone "
+                              "(2026-03-10T09:30:00Z), optionally after eq, ne, gt, lt, ge, le, sa or eb")
+    y, mo, d, hh, mi, ss, frac, zone = m.groups()
+    try:
+        if hh is not None:
+            tz = UTC if zone == "Z" else datetime.strptime(zone, "%z").tzinfo
+            low = datetime(int(y), int(mo), int(d), int(hh), int(mi), int(ss or 0),
+                           int(float(frac) * 1_000_000) if frac else 0, tzinfo=tz).astimezone(UTC)
+            step = timedelta(microseconds=1) if frac else timedelta(seconds=1) if ss else timedelta(minutes=1)
+            return InstantTest(prefix, low, low + step)
+        if d is not None:
+            low = datetime(int(y), int(mo), int(d), tzinfo=UTC)
+            return InstantTest(prefix, low, low + timedelta(days=1))
+        if mo is not None:
+            low = datetime(int(y), int(mo), 1, tzinfo=UTC)
+            nxt = datetime(int(y) + 1, 1, 1, tzinfo=UTC) if int(mo) == 12 else datetime(int(y), int(mo) + 1, 1,
+                                                                                          tzinfo=UTC)
+            return InstantTest(prefix, low, nxt)
+        return InstantTest(prefix, datetime(int(y), 1, 1, tzinfo=UTC), datetime(int(y) + 1, 1, 1, tzinfo=UTC))
+    except (ValueError, OverflowError) as exc:
+        raise bad_param(name, "not a calendar date or time") from exc
+
+
+RESULT_PARAMS = frozenset({"_count", "_total", "_summary", "_format", "_cursor", "_sort", "_elements"})
+REPEATABLE_RESULT_PARAMS = frozenset({"_include", "_revinclude"})
+SUMMARIES = ("true", "text", "data", "count", "false")
+MAX_INCLUDES = 5
 _DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_ELEMENT = re.compile(r"^[a-zA-Z][a-zA-Z0-9]{0,63}$")
+BUILTIN_SORT = ("_lastUpdated", "_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +102,31 @@ class Request:
     cursor: str | None
     total: bool
     summary_count: bool
+    # Since session 5 (defaults keep older callers working):
+    sort: tuple[str, ...] = ()
+    """`_sort` keys in order, `-` before a descending one; handled by the mapper when `query.sort` is set."""
+    summary: str | None = None  # true | text | data (count is summary_count)
+    elements: tuple[str, ...] = ()
+    includes: tuple[str, ...] = ()
+    revincludes: tuple[str, ...] = ()
+    last_updated: tuple[InstantTest, ...] = ()
+    """`_lastUpdated` tests applied here, for a mapper that does not take `_lastUpdated` itself."""
+
+    @property
+    def sorted_here(self) -> bool:
+        return bool(self.sort) and not self.query.sort
+
+
+def _sort_keys(mapper: Mapper, value: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in value.split(","))
+    allowed = {*BUILTIN_SORT, *(p.name for p in mapper.sort_params), *(k.lstrip("-") for k in mapper.native_sort)}
+    for key in keys:
+        if key.lstrip("-") not in allowed:
+            raise bad_param("_sort", f"{key[:64]!r} is not sortable for {mapper.type}; sortable: "
+                                     f"{', '.join(sorted(allowed))}")
+    if len(keys) > 3:
+        raise bad_param("_sort", "at most 3 keys")
+    return keys
 
 
 def parse(mapper: Mapper, raw: Iterable[tuple[str, str]]) -> Request:
@@ -46,15 +134,26 @@ def parse(mapper: Mapper, raw: Iterable[tuple[str, str]]) -> Request:
     known = {p.name for p in mapper.search_params}
     params: dict[str, list[str]] = {}
     result: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {"_include": [], "_revinclude": []}
+    last_updated: list[InstantTest] = []
     for name, value in raw:
         if len(value) > MAX_VALUE_LEN:
             raise bad_param(name[:64], f"longer than {MAX_VALUE_LEN} characters")
         if name in RESULT_PARAMS:
             result[name] = value
             continue
+        if name in REPEATABLE_RESULT_PARAMS:
+            repeated[name].append(value)
+            if len(repeated[name]) > MAX_INCLUDES:
+                raise bad_param(name, f"given more than {MAX_INCLUDES} times")
+            continue
+        if name == "_lastUpdated" and name not in known:
+            last_updated.append(instant_param(name, value))
+            continue
         base, _, modifier = name.partition(":")
         if base not in known:
-            raise bad_param(name[:64], f"not supported for {mapper.type}; supported: {', '.join(sorted(known))}")
+            supported = ", ".join(sorted({*known, "_lastUpdated"}))
+            raise bad_param(name[:64], f"not supported for {mapper.type}; supported: {supported}")
         if modifier:
             raise bad_param(name[:64], "modifiers are not supported yet")
         if "," in value:
@@ -71,10 +170,23 @@ def parse(mapper: Mapper, raw: Iterable[tuple[str, str]]) -> Request:
     if total not in ("none", "estimate", "accurate"):
         raise bad_param("_total", "one of none, estimate, accurate")
     summary = result.get("_summary")
-    if summary not in (None, "false", "count"):
-        raise bad_param("_summary", "only count and false are supported")
-    return Request(query=Query(params), count=count, cursor=result.get("_cursor") or None,
-                   total=total == "accurate" or summary == "count", summary_count=summary == "count")
+    if summary is not None and summary not in SUMMARIES:
+        raise bad_param("_summary", "one of true, text, data, count, false")
+    elements: tuple[str, ...] = ()
+    if "_elements" in result:
+        elements = tuple(e.strip() for e in result["_elements"].split(",") if e.strip())
+        if not elements or not all(_ELEMENT.match(e) for e in elements):
+            raise bad_param("_elements", "top-level element names separated by commas, e.g. name,birthDate")
+        if summary not in (None, "false"):
+            raise bad_param("_elements", "cannot be combined with _summary")
+    sort = _sort_keys(mapper, result["_sort"]) if result.get("_sort") else ()
+    native = bool(sort) and all(k in mapper.native_sort for k in sort) and not last_updated
+    return Request(query=Query(params, sort=sort if native else ()), count=count,
+                   cursor=result.get("_cursor") or None, total=total == "accurate" or summary == "count",
+                   summary_count=summary == "count", sort=sort,
+                   summary=summary if summary in ("true", "text", "data") else None, elements=elements,
+                   includes=tuple(repeated["_include"]), revincludes=tuple(repeated["_revinclude"]),
+                   last_updated=tuple(last_updated))
 
 
 def uuid_param(name: str, value: str) -> uuid.UUID | None:
@@ -212,3 +324,4 @@ def searchset(base: str, resource_type: str, raw: list[tuple[str, str]], request
         bundle["entry"] = [{"fullUrl": f"{base}/{resource_type}/{s.body['id']}", "resource": s.body,
                             "search": {"mode": "match"}} for s in found.items]
     return bundle
+

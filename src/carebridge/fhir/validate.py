@@ -1,9 +1,10 @@
 """Structure validation of incoming resources against the R4 models (fhir.resources' R4B package).
 
 R4B changed no element of the resources mapped here (Patient, Practitioner, Organization, Location,
-HealthcareService, PractitionerRole), so its models check R4 structure: types, cardinality, value sets
-of required bindings, primitive formats. Each pydantic error becomes an issue whose `expression`
-is the FHIRPath of the offending element (`Patient.name[0].given[1]`).
+HealthcareService, PractitionerRole), so its models check R4 structure: types, cardinality, primitive
+formats. The models list the codes of required bindings but do not enforce them; `_codes` does, for
+every binding whose list is complete (the models mark a shortened list with "+"). Each error becomes
+an issue whose `expression` is the FHIRPath of the offending element (`Patient.name[0].given[1]`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from carebridge.fhir.outcome import FhirError, issue
 
@@ -36,7 +37,7 @@ def check(resource_type: str, body: Any) -> dict[str, Any]:
         raise FhirError(400, f"resourceType must be {resource_type!r}", code="invalid", expression=["resourceType"])
     model = get_fhir_model_class(resource_type)
     try:
-        model.model_validate(body)
+        parsed = model.model_validate(body)
     except ValidationError as exc:
         issues = [issue(str(e.get("msg", "invalid")), code="structure",
                         expression=[fhirpath(resource_type, tuple(e.get("loc", ())))])
@@ -44,4 +45,29 @@ def check(resource_type: str, body: Any) -> dict[str, Any]:
         raise FhirError(422, issues[0]["diagnostics"], issues=issues) from exc
     except (ValueError, TypeError) as exc:
         raise FhirError(422, f"not a valid {resource_type}: {exc}"[:500], code="structure") from exc
+    codes: list[dict[str, Any]] = []
+    _codes(parsed, resource_type, codes, 0)
+    if codes:
+        raise FhirError(422, codes[0]["diagnostics"], issues=codes)
     return body
+
+
+def _codes(node: BaseModel, path: str, issues: list[dict[str, Any]], depth: int) -> None:
+    """Codes of required bindings outside their value set, walking the parsed resource."""
+    if depth > 30 or len(issues) >= MAX_ISSUES:
+        return
+    for name, info in type(node).model_fields.items():
+        value = getattr(node, name, None)
+        if value is None or name.endswith("__ext") or name == "fhir_comments":
+            continue
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        allowed = extra.get("enum_values")
+        where = f"{path}.{info.alias or name}"
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            at = f"{where}[{i}]" if isinstance(value, list) else where
+            if isinstance(item, BaseModel):
+                _codes(item, at, issues, depth + 1)
+            elif isinstance(allowed, list) and "+" not in allowed and isinstance(item, str) and item not in allowed:
+                issues.append(issue(f"{item[:40]!r} is not one of {', '.join(map(str, allowed))}"[:300],
+                                    code="code-invalid", expression=[at]))

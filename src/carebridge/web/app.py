@@ -27,6 +27,7 @@ from carebridge.contexts.identity import web as identity_web
 from carebridge.contexts.integrations import web as integrations_web
 from carebridge.contexts.monitoring import web as monitoring_web
 from carebridge.contexts.notifications import web as notifications_web
+from carebridge.contexts.prescribing import web as prescribing_web
 from carebridge.contexts.records import web as records_web
 from carebridge.contexts.scheduling import web as scheduling_web
 from carebridge.web.errors import install_html_errors
@@ -36,7 +37,7 @@ from carebridge.web.render import STATIC_DIR, TEMPLATES_DIR, WEB_TAG, Renderer
 
 PAGE_MODULES: Final[tuple[ModuleType, ...]] = (identity_web, audit_web, scheduling_web, facilities_web, care_web,
                                                integrations_web, records_web, monitoring_web,
-                                               emergency_web, notifications_web)
+                                               emergency_web, notifications_web, prescribing_web)
 
 
 class VersionedStaticFiles(StaticFiles):

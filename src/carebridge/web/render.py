@@ -75,6 +75,8 @@ NAV_ITEMS: Final[Sequence[NavItem]] = (
             frozenset({Role.practitioner, Role.nurse, Role.health_worker, Role.pharmacist, Role.front_desk,
                        Role.admin})),
     NavItem(N_("My appointments"), "/appointments", frozenset({Role.patient})),
+    NavItem(N_("My medicines"), "/medications", frozenset({Role.patient})),
+    NavItem(N_("Pharmacy queue"), "/pharmacy", frozenset({Role.pharmacist})),
     NavItem(N_("Practitioner's schedule"), "/schedule",
             frozenset({Role.practitioner, Role.nurse, Role.front_desk, Role.admin})),
     NavItem(N_("Walk-in queue"), "/queue", frozenset({Role.front_desk, Role.nurse})),

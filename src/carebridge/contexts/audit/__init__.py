@@ -5,7 +5,14 @@ inside their unit of work; the entry is chained and committed with their change.
 """
 
 from carebridge.contexts.audit.ledger import AuditSigner, record
-from carebridge.contexts.audit.schemas import AccessLogEntryRead, AccessLogPage, AuditEntryRead, AuditVerifyRead
+from carebridge.contexts.audit.schemas import (
+    AccessLogEntryRead,
+    AccessLogPage,
+    AuditEntryFilter,
+    AuditEntryRead,
+    AuditVerifyRead,
+)
+from carebridge.contexts.audit.service import access_log, list_entries
 from carebridge.contexts.audit.vocab import PURPOSE_V3_CODES, AuditAction, AuditOutcome, PurposeOfUse
 
 __all__ = [
@@ -13,10 +20,13 @@ __all__ = [
     "AccessLogEntryRead",
     "AccessLogPage",
     "AuditAction",
+    "AuditEntryFilter",
     "AuditEntryRead",
     "AuditOutcome",
     "AuditSigner",
     "AuditVerifyRead",
     "PurposeOfUse",
+    "access_log",
+    "list_entries",
     "record",
 ]

@@ -39,7 +39,7 @@ def items_of(session: Session, rx_id: uuid.UUID) -> list[PrescriptionItem]:
                                 .order_by(PrescriptionItem.position)))
 
 
-def trail(session: Session, principal: Principal, rx: Prescription, action: str, *, now: datetime,
+def trail(session: Session, principal: Principal | None, rx: Prescription, action: str, *, now: datetime,
           detail: dict[str, Any] | None = None) -> None:
     audit.record(session, principal, action=action, resource_type=RESOURCE, resource_id=rx.id,
                  patient_id=rx.patient_id, purpose=_purpose(principal), detail=detail or {}, at=now)
@@ -52,5 +52,6 @@ def age_years(birth: date | None, now: datetime) -> float | None:
     return float(today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)))
 
 
-def _purpose(principal: Principal) -> str:
-    return "treatment" if principal.is_staff else "patient_request"
+def _purpose(principal: Principal | None) -> str:
+    """None is the system (a re-check after a record change), acting for the patient's treatment."""
+    return "treatment" if principal is None or principal.is_staff else "patient_request"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import segno
 from fastapi import APIRouter, Path, Query, Response, status
 
 from carebridge.contexts.identity import CurrentPrincipal
-from carebridge.contexts.prescribing import doses, lifecycle, service, signing
+from carebridge.contexts.prescribing import doses, lifecycle, refills, service, signing
 from carebridge.contexts.prescribing.schemas import (
     AdherenceRead,
     AlertDecide,
@@ -28,6 +28,7 @@ from carebridge.contexts.prescribing.schemas import (
     PrescriptionRead,
     PrescriptionUpdate,
     RefillCreate,
+    RefillDecide,
     RefillRead,
     RxStatus,
     SignedText,
@@ -158,6 +159,21 @@ def complete(rx_id: RxId, session: SessionDep, principal: CurrentPrincipal, cloc
 def refill(rx_id: RxId, body: RefillCreate, session: SessionDep, principal: CurrentPrincipal,
            clock: ClockDep) -> RefillRead:
     return lifecycle.request_refill(session, principal, rx_id=rx_id, note=body.note, now=clock.now())
+
+
+@router.post("/refill-requests/{request_id}/decision", summary="Approve or refuse (with a reason) a refill request",
+             response_model=RefillRead, responses=WRITE_ERRORS)
+def decide_refill(request_id: Annotated[uuid.UUID, Path(description="Refill request id.")], body: RefillDecide,
+                  session: SessionDep, principal: CurrentPrincipal, clock: ClockDep) -> RefillRead:
+    return refills.decide(session, principal, request_id=request_id, data=body, now=clock.now())
+
+
+@router.get("/patients/{patient_id}/refill-requests", summary="A patient's refill requests, newest first",
+            response_model=list[RefillRead], responses=READ_ERRORS)
+def refill_requests(patient_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                    status_: Annotated[Literal["open", "approved", "refused"] | None, Query(alias="status")] = None
+                    ) -> list[RefillRead]:
+    return refills.list_for_patient(session, principal, patient_id=patient_id, status=status_, now=clock.now())
 
 
 @router.get("/patients/{patient_id}/prescriptions", summary="A patient's prescriptions, newest first",

@@ -1,8 +1,13 @@
 """Decision support on a prescription: run the engine, record the run, and decide whether signing may go on.
 
-`clinical_facts` is the one place that knows where allergies, conditions and kidney function come from; the
-records context does not yet export readers for them, so they come from the request's `clinical` fields and
-the patient's age from the patient row. Wiring the record in is a change to that function alone.
+`clinical_facts` is the one place that knows where the patient's facts come from: allergies, active problems
+(ICD-10), kidney function and weight from the clinical record (`records.decision_facts`), joined with what the
+prescriber typed in `clinical` (facts not yet in the record, pregnancy, breastfeeding). Kidney function is the
+latest of a recorded eGFR and an eGFR computed from the latest serum creatinine with CKD-EPI 2021 (engines/
+prescribing_rules/egfr.py); an eGFR the prescriber types wins, since it is the newer judgement. Every run
+stores where each fact came from (`inputs.sources`), so a reviewer can see why an alert fired.
+
+Runs without a principal are the system's re-checks after a record change (see reactions.py).
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from carebridge.contexts import records
 from carebridge.contexts.patients.models import Patient
 from carebridge.contexts.prescribing.access import age_years, trail
 from carebridge.contexts.prescribing.models import AlertDecision, InteractionCheck, Prescription, PrescriptionItem
 from carebridge.contexts.prescribing.schemas import ACTIVE_STATUSES, AlertRead, CheckRead, ClinicalInputs
 from carebridge.engines.interactions import Alert, CheckRequest, MedicationOrder, Override, check
+from carebridge.engines.prescribing_rules.egfr import ckd_epi_2021, creatinine_mg_dl
 from carebridge.kernel.errors import Conflict, NotFound, ValidationProblem
 from carebridge.security import Principal
 
@@ -29,11 +36,71 @@ def alert_key(kind: str, items: list[str]) -> str:
     return kind + "|" + "|".join(sorted(i.casefold() for i in items))
 
 
-def clinical_facts(session: Session, patient: Patient, given: ClinicalInputs, now: datetime) -> dict[str, Any]:
-    """Everything the engine needs about the patient, besides the medicines."""
-    return {"allergies": list(given.allergies), "conditions": list(given.conditions), "egfr": given.egfr,
-            "weight_kg": given.weight_kg, "pregnant": given.pregnant, "breastfeeding": given.breastfeeding,
-            "age_years": age_years(patient.birth_date, now)}
+def _merged(given: list[str], recorded: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for value in [*given, *recorded]:
+        seen.setdefault(value.strip().casefold(), value.strip())
+    return list(seen.values())[:100]
+
+
+def _kidney(patient: Patient, facts: records.DecisionFacts, age: float | None
+            ) -> tuple[float | None, dict[str, Any] | None]:
+    """The latest kidney function in the record: a reported eGFR, or one computed from a newer creatinine."""
+    computed: tuple[float, dict[str, Any]] | None = None
+    if facts.creatinine is not None and age is not None:
+        mg = creatinine_mg_dl(facts.creatinine.value, facts.creatinine.unit)
+        value = ckd_epi_2021(creatinine_mg_dl=mg, age_years=age, sex=patient.sex) if mg is not None else None
+        if value is not None:
+            computed = (value, {"from": "creatinine", "equation": "CKD-EPI 2021 (Inker et al., NEJM 2021)",
+                                "creatinine_mg_dl": round(mg or 0, 3), "code": facts.creatinine.code,
+                                "observation_id": str(facts.creatinine.observation_id),
+                                "at": facts.creatinine.at.isoformat()})
+    reported = facts.egfr
+    if reported is not None and (computed is None or facts.creatinine is None or reported.at >= facts.creatinine.at):
+        return reported.value, {"from": "observation", "code": reported.code,
+                                "observation_id": str(reported.observation_id), "at": reported.at.isoformat()}
+    if computed is not None:
+        return computed
+    return None, None
+
+
+def _weight(lab: records.LabValue | None) -> float | None:
+    if lab is None:
+        return None
+    factor = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237}.get(lab.unit.strip())
+    value = lab.value * factor if factor is not None else None
+    return value if value is not None and 0 < value <= 400 else None
+
+
+def clinical_facts(session: Session, patient: Patient, given: ClinicalInputs,
+                   now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything the engine needs about the patient besides the medicines, and where each fact came from."""
+    recorded = records.decision_facts(session, patient_id=patient.id)
+    age = age_years(patient.birth_date, now)
+    egfr, egfr_source = (given.egfr, {"from": "entered"}) if given.egfr is not None else _kidney(patient, recorded,
+                                                                                                 age)
+    weight = given.weight_kg if given.weight_kg is not None else _weight(recorded.weight)
+    facts = {"allergies": _merged(list(given.allergies), recorded.allergies),
+             "conditions": _merged(list(given.conditions), recorded.conditions), "egfr": egfr,
+             "weight_kg": weight, "pregnant": given.pregnant, "breastfeeding": given.breastfeeding,
+             "age_years": age}
+    sources = {"allergies_recorded": recorded.allergies, "allergies_entered": list(given.allergies),
+               "conditions_recorded": recorded.conditions, "conditions_entered": list(given.conditions),
+               "egfr": egfr_source,
+               "weight": {"from": "entered"} if given.weight_kg is not None else (
+                   {"from": "observation", "at": recorded.weight.at.isoformat()} if weight is not None
+                   and recorded.weight else None)}
+    return facts, sources
+
+
+def given_before(row: InteractionCheck | None) -> ClinicalInputs:
+    """What the prescriber typed at the last check, reused when the system checks again after an event."""
+    if row is None:
+        return ClinicalInputs()
+    try:
+        return ClinicalInputs.model_validate(row.inputs.get("given") or {})
+    except ValueError:
+        return ClinicalInputs()
 
 
 def _order(item: PrescriptionItem) -> MedicationOrder:
@@ -62,11 +129,12 @@ def _read_alert(a: Alert, decided: dict[str, AlertDecision]) -> AlertRead:
                      decision=d.action if d else None, reason=d.reason if d else None)
 
 
-def run(session: Session, principal: Principal, rx: Prescription, items: list[PrescriptionItem], patient: Patient,
-        *, clinical: ClinicalInputs, trigger: str, now: datetime) -> CheckRead:
+def run(session: Session, principal: Principal | None, rx: Prescription, items: list[PrescriptionItem],
+        patient: Patient, *, clinical: ClinicalInputs, trigger: str, now: datetime,
+        event: dict[str, Any] | None = None) -> CheckRead:
     """Check this prescription together with the patient's other active ones; the run is stored and audited."""
     others = _other_active_items(session, rx)
-    facts = clinical_facts(session, patient, clinical, now)
+    facts, sources = clinical_facts(session, patient, clinical, now)
     decided = decisions(session, rx.id)
     overrides = [Override(kind=d.kind, items=d.items, reason=d.reason)
                  for d in decided.values() if d.action == "override"]
@@ -75,26 +143,38 @@ def run(session: Session, principal: Principal, rx: Prescription, items: list[Pr
     alerts = [_read_alert(a, decided) for a in result.alerts]
     outcome = "blocking" if any(a.blocking for a in alerts) else ("warnings" if alerts else "clear")
     inputs = {**facts, "medications": [i.medication for i in items], "other_active": [i.medication for i in others],
-              "engine_inputs": result.inputs}
-    row = InteractionCheck(id=uuid.uuid4(), prescription_id=rx.id, patient_id=rx.patient_id,
-                           by_user_id=principal.user_id, trigger=trigger, knowledge_version=result.knowledge_version,
-                           inputs=inputs, alerts=[a.model_dump(mode="json") for a in alerts], outcome=outcome, at=now)
+              "given": clinical.model_dump(mode="json"), "sources": sources, "engine_inputs": result.inputs}
+    if event is not None:
+        inputs["event"] = event
+    seq = (session.scalar(select(func.max(InteractionCheck.seq)).where(InteractionCheck.prescription_id == rx.id))
+           or 0) + 1
+    row = InteractionCheck(id=uuid.uuid4(), prescription_id=rx.id, patient_id=rx.patient_id, seq=seq,
+                           by_user_id=principal.user_id if principal else None, trigger=trigger,
+                           knowledge_version=result.knowledge_version, inputs=inputs,
+                           alerts=[a.model_dump(mode="json") for a in alerts], outcome=outcome, at=now)
     session.add(row)
     session.flush()
     trail(session, principal, rx, "check", now=now,
-          detail={"outcome": outcome, "alerts": len(alerts), "knowledge_version": result.knowledge_version})
+          detail={"outcome": outcome, "alerts": len(alerts), "knowledge_version": result.knowledge_version,
+                  "trigger": trigger})
     return to_read(row)
 
 
-def to_read(row: InteractionCheck) -> CheckRead:
+def to_read(row: InteractionCheck, decided: dict[str, AlertDecision] | None = None) -> CheckRead:
+    """The stored run; with `decided`, each alert shows the decision recorded since (and whether it still blocks)."""
+    alerts = [AlertRead.model_validate(a) for a in row.alerts]
+    if decided is not None:
+        for alert in alerts:
+            d = decided.get(alert_key(alert.kind, alert.items))
+            if d is not None:
+                alert.decision, alert.reason, alert.blocking = d.action, d.reason, False
     return CheckRead(id=row.id, prescription_id=row.prescription_id, at=row.at, trigger=row.trigger,
-                     knowledge_version=row.knowledge_version, outcome=row.outcome,
-                     alerts=[AlertRead.model_validate(a) for a in row.alerts], inputs=row.inputs)
+                     knowledge_version=row.knowledge_version, outcome=row.outcome, alerts=alerts, inputs=row.inputs)
 
 
 def latest(session: Session, rx_id: uuid.UUID) -> InteractionCheck | None:
     return session.scalars(select(InteractionCheck).where(InteractionCheck.prescription_id == rx_id)
-                           .order_by(InteractionCheck.at.desc(), InteractionCheck.id.desc()).limit(1)).first()
+                           .order_by(InteractionCheck.seq.desc(), InteractionCheck.at.desc()).limit(1)).first()
 
 
 def decide(session: Session, principal: Principal, rx: Prescription, *, kind: str, items: list[str], action: str,

@@ -7,6 +7,8 @@ the signing day, in the clinic's zone (India by default; the patient record has 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +25,7 @@ from carebridge.security import Permission, Principal
 ZONE = ZoneInfo("Asia/Kolkata")
 TIMES: dict[int, tuple[int, ...]] = {1: (9,), 2: (9, 21), 3: (8, 14, 20), 4: (8, 12, 16, 20)}
 MARK_AHEAD = timedelta(hours=2)  # a dose may be marked taken at most this long before it is due
+LINK_VALID = timedelta(hours=24)  # a reminder's link marks its dose until this long after it was due
 
 
 def clock_hours(times_per_day: int) -> list[float]:
@@ -45,7 +48,7 @@ def schedule(item: PrescriptionItem, start: datetime) -> list[datetime]:
     return out[: item.times_per_day * item.duration_days]
 
 
-def _dose_id(item_id: uuid.UUID, due: datetime) -> str:
+def dose_id_of(item_id: uuid.UUID, due: datetime) -> str:
     return f"{item_id}.{int(due.timestamp())}"
 
 
@@ -77,39 +80,84 @@ def doses_on(session: Session, principal: Principal, *, patient_id: uuid.UUID, n
         for due in schedule(item, rx.signed_at):
             if due.astimezone(ZONE).date() == day:
                 status = marks.get((item.id, due), "due")
-                out.append(DoseRead(id=_dose_id(item.id, due), item_id=item.id, medication=item.medication,
+                out.append(DoseRead(id=dose_id_of(item.id, due), item_id=item.id, medication=item.medication,
                                     due_at=due, status=status))
     out.sort(key=lambda d: d.due_at)
     return out
 
 
-def mark(session: Session, principal: Principal, *, dose_id: str, status: str, now: datetime) -> DoseRead:
+def _parse(dose_id: str) -> tuple[uuid.UUID, datetime]:
     item_text, _, seconds = dose_id.partition(".")
     try:
-        item_id, due = uuid.UUID(item_text), datetime.fromtimestamp(int(seconds), UTC)
+        return uuid.UUID(item_text), datetime.fromtimestamp(int(seconds), UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise ValidationProblem("not a dose id", errors=[{"field": "dose_id", "message": "malformed"}]) from exc
-    item = session.get(PrescriptionItem, item_id)
-    if item is None:
-        raise NotFound("no such dose")
-    rx, _, _ = load(session, principal, item.prescription_id, Permission.prescription_refill, now=now)
+
+
+def _markable(rx: Prescription, item: PrescriptionItem, due: datetime, now: datetime) -> None:
     if rx.status not in ACTIVE_STATUSES or rx.signed_at is None:
         raise Conflict(f"a {rx.status} prescription has no doses to mark")
     if due not in schedule(item, rx.signed_at):
         raise NotFound("no such dose")
     if due - now > MARK_AHEAD:
         raise Conflict("this dose is not due yet")
+
+
+def _record(session: Session, rx: Prescription, item: PrescriptionItem, due: datetime, status: str,
+            by: uuid.UUID | None, now: datetime) -> DoseRead:
     row = session.scalars(select(DoseEvent).where(DoseEvent.item_id == item.id, DoseEvent.due_at == due)).first()
     if row is None:
         row = DoseEvent(id=uuid.uuid4(), item_id=item.id, patient_id=rx.patient_id, due_at=due, status=status,
-                        marked_by=principal.user_id, at=now)
+                        marked_by=by, at=now)
         session.add(row)
     else:
-        row.status, row.marked_by, row.at = status, principal.user_id, now
+        row.status, row.marked_by, row.at = status, by, now
     session.flush()
-    trail(session, principal, rx, "dose_" + status, now=now, detail={"item_id": str(item.id)})
-    return DoseRead(id=dose_id, item_id=item.id, medication=item.medication, due_at=due,
+    return DoseRead(id=dose_id_of(item.id, due), item_id=item.id, medication=item.medication, due_at=due,
                     status=status)
+
+
+def mark(session: Session, principal: Principal, *, dose_id: str, status: str, now: datetime) -> DoseRead:
+    item_id, due = _parse(dose_id)
+    item = session.get(PrescriptionItem, item_id)
+    if item is None:
+        raise NotFound("no such dose")
+    rx, _, _ = load(session, principal, item.prescription_id, Permission.prescription_refill, now=now)
+    _markable(rx, item, due, now)
+    out = _record(session, rx, item, due, status, principal.user_id, now)
+    trail(session, principal, rx, "dose_" + status, now=now, detail={"item_id": str(item.id)})
+    return out
+
+
+def dose_by_link(session: Session, *, dose_id: str, token: str, secret: bytes,
+                 now: datetime) -> tuple[DoseRead, Prescription]:
+    """The dose a reminder's signed link names (see notify.dose_link), if the link is genuine and still valid."""
+    if not hmac.compare_digest(token.encode(), link_token(secret, dose_id).encode()):
+        raise NotFound("this link is not valid; open My medicines instead")
+    item_id, due = _parse(dose_id)
+    item = session.get(PrescriptionItem, item_id)
+    rx = session.get(Prescription, item.prescription_id) if item is not None else None
+    if item is None or rx is None or now - due > LINK_VALID:
+        raise NotFound("this link has expired; open My medicines instead")
+    marks = _marks(session, [item.id])
+    return DoseRead(id=dose_id, item_id=item.id, medication=item.medication, due_at=due,
+                    status=marks.get((item.id, due), "due")), rx
+
+
+def mark_by_link(session: Session, *, dose_id: str, token: str, status: str, secret: bytes,
+                 now: datetime) -> DoseRead:
+    """Mark one dose from the reminder's link, without signing in; audited as done through the link."""
+    dose, rx = dose_by_link(session, dose_id=dose_id, token=token, secret=secret, now=now)
+    item = session.get(PrescriptionItem, dose.item_id)
+    assert item is not None  # noqa: S101 - found by dose_by_link
+    _markable(rx, item, dose.due_at, now)
+    out = _record(session, rx, item, dose.due_at, status, None, now)
+    trail(session, None, rx, "dose_" + status, now=now, detail={"item_id": str(item.id), "via": "reminder_link"})
+    return out
+
+
+def link_token(secret: bytes, dose_id: str) -> str:
+    return hmac.new(secret, b"rx-dose:" + dose_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def adherence(session: Session, principal: Principal, *, patient_id: uuid.UUID,

@@ -13,6 +13,7 @@ from carebridge.contexts.prescribing import checks, notify, signing
 from carebridge.contexts.prescribing.access import load, patient_for, trail
 from carebridge.contexts.prescribing.models import DispenseRecord, Prescription, PrescriptionItem, RefillRequest
 from carebridge.contexts.prescribing.schemas import (
+    ACTIVE_STATUSES,
     AlertDecide,
     CheckRead,
     ClinicalInputs,
@@ -93,6 +94,7 @@ def update(session: Session, principal: Principal, *, rx_id: uuid.UUID, data: Pr
     session.flush()
     trail(session, principal, rx, "update", now=now, detail={"items": len(items)})
     checks.run(session, principal, rx, items, patient, clinical=data.clinical, trigger="update", now=now)
+    emit(session, "prescription.updated", {"prescription_id": str(rx.id), "patient_id": str(rx.patient_id)})
     return to_read(session, rx, items)
 
 
@@ -105,7 +107,7 @@ def run_check(session: Session, principal: Principal, *, rx_id: uuid.UUID, clini
 def decide_alert(session: Session, principal: Principal, *, rx_id: uuid.UUID, data: AlertDecide,
                  now: datetime) -> PrescriptionRead:
     rx, items, _ = load(session, principal, rx_id, Permission.prescription_write, now=now)
-    if rx.status != RxStatus.draft:
+    if rx.status != RxStatus.draft and rx.status not in ACTIVE_STATUSES:
         raise _conflict(rx, "reviewed again")
     checks.decide(session, principal, rx, kind=data.kind, items=list(data.items), action=data.action,
                   reason=data.reason, now=now)
@@ -133,7 +135,7 @@ def sign(session: Session, principal: Principal, *, rx_id: uuid.UUID, keys: Serv
     rx.status, rx.updated_at = RxStatus.signed.value, now
     rx.expires_at = now + timedelta(days=VALID_DAYS)
     trail(session, principal, rx, "sign", now=now, detail={"content_hash": rx.content_hash})
-    notify.queue_reminders(session, rx, items, patient, now=now)
+    notify.queue_reminders(session, rx, items, patient, secret=keys.token_secret, now=now)
     emit(session, "prescription.signed", {"prescription_id": str(rx.id), "patient_id": str(rx.patient_id)})
     return to_read(session, rx, items)
 
@@ -169,7 +171,7 @@ def cancel(session: Session, principal: Principal, *, rx_id: uuid.UUID, reason: 
 
 def dispense(session: Session, principal: Principal, *, rx_id: uuid.UUID, data: DispenseCreate,
              now: datetime) -> list[DispenseRead]:
-    rx, items, _ = load(session, principal, rx_id, Permission.prescription_dispense, now=now)
+    rx, items, patient = load(session, principal, rx_id, Permission.prescription_dispense, now=now)
     if rx.pharmacy_organization_id is not None and principal.organization_id != rx.pharmacy_organization_id:
         raise Forbidden("this prescription was sent to another pharmacy")
     if rx.status == RxStatus.signed and rx.expires_at is not None and now >= rx.expires_at:
@@ -195,7 +197,9 @@ def dispense(session: Session, principal: Principal, *, rx_id: uuid.UUID, data: 
     rx.updated_at = now
     session.flush()
     trail(session, principal, rx, "dispense", now=now, detail={"lines": len(out), "full": full})
-    emit(session, "prescription.dispensed", {"prescription_id": str(rx.id), "full": full})
+    notify.queue_refill_due(session, rx, items, patient, now=now)
+    emit(session, "prescription.dispensed", {"prescription_id": str(rx.id), "patient_id": str(rx.patient_id),
+                                             "full": full})
     return out
 
 

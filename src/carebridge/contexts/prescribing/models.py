@@ -81,26 +81,31 @@ class RefillRequest(Base):
     prescription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("prescriptions.id"), index=True)
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(String(500), default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | approved | refused
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    decision_reason: Mapped[str] = mapped_column(String(500), default="")
 
 
 class InteractionCheck(Base):
     """One run of the decision-support engine: its inputs, what fired, the knowledge version and the outcome."""
 
     __tablename__ = "prescription_checks"
-    __table_args__ = (Index("ix_prescription_checks_rx_at", "prescription_id", "at"),)
+    __table_args__ = (Index("ix_prescription_checks_rx_seq", "prescription_id", "seq"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     prescription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("prescriptions.id"))
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
-    by_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
-    trigger: Mapped[str] = mapped_column(String(16))
+    by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)  # None: the system
+    trigger: Mapped[str] = mapped_column(String(40))
     knowledge_version: Mapped[str] = mapped_column(String(80))
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     alerts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     outcome: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # 1, 2, 3 ... per prescription: "the latest check" must not depend on clock resolution or random ids
+    seq: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class AlertDecision(Base):
@@ -130,5 +135,16 @@ class DoseEvent(Base):
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(8))
-    marked_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    marked_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)  # None: reminder link
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HandledEvent(Base):
+    """A domain event prescribing has acted on (re-checked the patient's prescriptions); the key makes the
+    outbox's at-least-once delivery an exactly-once effect, since the row commits with the re-check."""
+
+    __tablename__ = "prescription_handled_events"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow)

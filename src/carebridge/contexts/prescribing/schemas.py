@@ -222,9 +222,18 @@ class DispenseRead(BaseModel):
 class RefillRead(BaseModel):
     id: uuid.UUID
     prescription_id: uuid.UUID
-    status: str
+    status: Literal["open", "approved", "refused"]
     note: str
     at: datetime
+    decided_at: datetime | None = None
+    decision_reason: str = ""
+
+
+class RefillDecide(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "refuse"]
+    reason: str = Field(default="", max_length=500, description="Required (at least 3 characters) to refuse.")
 
 
 class DoseRead(BaseModel):
@@ -246,10 +255,16 @@ class AdherenceRead(BaseModel):
 
 class OpenAlert(BaseModel):
     prescription_id: uuid.UUID
+    status: RxStatus
     kind: str
     severity: str
     items: list[str]
     message: str
+    management: str = ""
+    sources: list[str] = Field(default_factory=list)
+    overridable: bool = True
+    checked_at: datetime | None = None
+    trigger: str = Field(default="", description="What ran the check: create, update, on_demand or event.")
 
 
 class SignedText(BaseModel):

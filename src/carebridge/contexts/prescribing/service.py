@@ -18,6 +18,7 @@ from carebridge.contexts.prescribing import checks
 from carebridge.contexts.prescribing.access import RESOURCE, items_of, load, patient_for, trail
 from carebridge.contexts.prescribing.models import Prescription, PrescriptionItem
 from carebridge.contexts.prescribing.schemas import (
+    ACTIVE_STATUSES,
     ItemRead,
     MedicationHit,
     MedicationPage,
@@ -64,7 +65,7 @@ def to_read(session: Session, rx: Prescription, items: list[PrescriptionItem]) -
         pharmacy_organization_id=rx.pharmacy_organization_id, status=RxStatus(rx.status), note=rx.note,
         items=[ItemRead.model_validate(i, from_attributes=True) for i in items], created_at=rx.created_at,
         signed_at=rx.signed_at, expires_at=rx.expires_at, content_hash=rx.content_hash,
-        latest_check=checks.to_read(last) if last else None)
+        latest_check=checks.to_read(last, checks.decisions(session, rx.id)) if last else None)
 
 
 def _expire_if_due(session: Session, rx: Prescription, now: datetime) -> None:
@@ -113,13 +114,23 @@ def trail_patient(session: Session, principal: Principal, patient_id: uuid.UUID,
 
 def open_alerts(session: Session, principal: Principal, *, patient_id: uuid.UUID,
                 now: datetime) -> list[OpenAlert]:
-    """Major/contraindicated alerts on the patient's draft prescriptions not yet acknowledged or overridden."""
+    """Major/contraindicated alerts on the patient's draft and active prescriptions not yet acknowledged or
+    overridden, including those a re-check after a record change raised (a new allergy, a falling eGFR)."""
     patient_for(session, principal, patient_id, Permission.prescription_read, now=now)
-    drafts = session.scalars(select(Prescription).where(Prescription.patient_id == patient_id,
-                                                        Prescription.status == RxStatus.draft.value))
-    out = [OpenAlert(prescription_id=rx.id, kind=a["kind"], severity=a["severity"], items=a["items"],
-                     message=a["message"])
-           for rx in drafts for a in checks.blocking_alerts(session, rx.id)]
+    open_rx = session.scalars(select(Prescription).where(
+        Prescription.patient_id == patient_id,
+        Prescription.status.in_([RxStatus.draft.value, *[s.value for s in ACTIVE_STATUSES]]))
+        .order_by(Prescription.created_at, Prescription.id))
+    out = []
+    for rx in open_rx:
+        last = checks.latest(session, rx.id)
+        for a in checks.blocking_alerts(session, rx.id):
+            out.append(OpenAlert(prescription_id=rx.id, status=RxStatus(rx.status), kind=a["kind"],
+                                 severity=a["severity"], items=a["items"], message=a["message"],
+                                 management=a.get("management", ""), sources=a.get("sources", []),
+                                 overridable=bool(a.get("overridable", True)),
+                                 checked_at=last.at if last else None,
+                                 trigger=last.trigger if last else ""))
     trail_patient(session, principal, patient_id, now=now, count=len(out))
     return out
 

@@ -62,6 +62,7 @@ from carebridge.contexts.records.schemas import (
 )
 from carebridge.contexts.records.terminology import CodeSystem, lab_definitions, lookup
 from carebridge.contexts.records.vocab import ImmunizationStatus, ObservationCategory, ObservationStatus, RecordKind
+from carebridge.kernel.events import emit
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
 from carebridge.security import Permission, Principal
 
@@ -145,6 +146,8 @@ def add_condition(session: Session, principal: Principal, *, patient_id: uuid.UU
           summary=f"{row.code} {display} ({row.clinical_status})", encounter_id=row.encounter_id)
     trail(session, principal, action="create", kind=RecordKind.condition, record_id=row.id, patient_id=patient_id,
           now=now, detail={"code": row.code})
+    emit(session, "records.condition.recorded", {"patient_id": str(patient_id), "condition_id": str(row.id),
+                                                  "code": row.code})
     return condition_read(row)
 
 
@@ -163,6 +166,8 @@ def update_condition(session: Session, principal: Principal, *, patient_id: uuid
     after_amend(session, RecordKind.condition, row)
     trail(session, principal, action="update", kind=RecordKind.condition, record_id=row.id, patient_id=patient_id,
           now=now, detail={"fields": sorted(changes)})
+    emit(session, "records.condition.recorded", {"patient_id": str(patient_id), "condition_id": str(row.id),
+                                                  "code": row.code})
     return condition_read(row)
 
 
@@ -195,6 +200,7 @@ def add_allergy(session: Session, principal: Principal, *, patient_id: uuid.UUID
           encounter_id=row.encounter_id, flag=flag)
     trail(session, principal, action="create", kind=RecordKind.allergy, record_id=row.id, patient_id=patient_id,
           now=now)
+    emit(session, "records.allergy.recorded", {"patient_id": str(patient_id), "allergy_id": str(row.id)})
     return AllergyRead.model_validate(row)
 
 
@@ -212,6 +218,7 @@ def update_allergy(session: Session, principal: Principal, *, patient_id: uuid.U
     row.updated_at = now
     trail(session, principal, action="update", kind=RecordKind.allergy, record_id=row.id, patient_id=patient_id,
           now=now, detail={"fields": sorted(changes)})
+    emit(session, "records.allergy.recorded", {"patient_id": str(patient_id), "allergy_id": str(row.id)})
     return AllergyRead.model_validate(row)
 
 
@@ -260,6 +267,8 @@ def add_observation(session: Session, principal: Principal, *, patient_id: uuid.
           flag=row.interpretation if row.interpretation != "N" else None)
     trail(session, principal, action="create", kind=RecordKind.observation, record_id=row.id,
           patient_id=patient_id, now=now, detail={"code": row.code})
+    emit(session, "records.observation.recorded", {"patient_id": str(patient_id), "observation_id": str(row.id),
+                                                    "code": row.code})
     return ObservationRead.model_validate(row)
 
 

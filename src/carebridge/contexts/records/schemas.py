@@ -131,6 +131,7 @@ class EncounterRead(_Out):
     closed_at: datetime | None
     diagnoses: list[ConditionRead] = []
     amendments: int = 0
+    updated_at: datetime | None = None  # for FHIR meta.lastUpdated / versionId
 
 
 # --- conditions ---------------------------------------------------------------------------------------------------
@@ -172,6 +173,7 @@ class ConditionRead(_Out):
     abatement_date: date | None
     note: str
     recorded_at: datetime
+    updated_at: datetime | None = None  # for FHIR meta.lastUpdated / versionId
 
 
 # --- allergies ----------------------------------------------------------------------------------------------------
@@ -214,6 +216,7 @@ class AllergyRead(_Out):
     onset_date: date | None
     note: str
     recorded_at: datetime
+    updated_at: datetime | None = None  # for FHIR meta.lastUpdated / versionId
 
 
 # --- observations -------------------------------------------------------------------------------------------------
@@ -267,6 +270,7 @@ class ObservationRead(_Out):
     interpretation: Interpretation | None
     effective_at: datetime
     note: str
+    updated_at: datetime | None = None  # for FHIR meta.lastUpdated / versionId
 
 
 # --- immunizations ------------------------------------------------------------------------------------------------
@@ -298,6 +302,7 @@ class ImmunizationRead(_Out):
     lot_number: str
     site: str
     note: str
+    updated_at: datetime | None = None  # for FHIR meta.lastUpdated / versionId
 
 
 # --- care plans ---------------------------------------------------------------------------------------------------
@@ -363,6 +368,7 @@ class CarePlanRead(_Out):
     goals: list[dict[str, Any]]
     activities: list[dict[str, Any]]
     notes: list[ProgressNoteRead] = []
+    updated_at: datetime | None = None  # for FHIR meta.lastUpdated / versionId
 
 
 # --- discharge summaries ------------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 Other contexts use what is listed here (e.g. the care-request flow books with `book`).
 """
 
-from carebridge.contexts.scheduling.availability import create_rule, search_slots
+from carebridge.contexts.scheduling.availability import create_rule, list_rules, search_slots
 from carebridge.contexts.scheduling.booking import book, cancel, get_appointment, list_for_patient
 from carebridge.contexts.scheduling.merge import move_scheduling  # importing it registers the merge handler
+from carebridge.contexts.scheduling.queries import find_appointments, get_rule
 from carebridge.contexts.scheduling.schemas import (
     AppointmentCreate,
     AppointmentRead,
@@ -28,8 +29,11 @@ __all__ = [
     "book",
     "cancel",
     "create_rule",
+    "find_appointments",
     "get_appointment",
+    "get_rule",
     "list_for_patient",
+    "list_rules",
     "move_scheduling",
     "search_slots",
     "sweep_holds",
