@@ -159,7 +159,9 @@ def test_merge_moves_everything_and_is_audited_on_both(database: Database, facto
     assert dst_entry.detail["from"] == str(dup.id)
     assert dst_entry.detail["moved"] == {"identifiers": 1, "emergency_contacts": 1, "organizations": 1,
                                          "test_context.things": 2, "identity.patient_accounts": 0,
-                                         "identity.caregiver_links_moved": 0, "identity.caregiver_links_combined": 0}
+                                         "identity.caregiver_links_moved": 0, "identity.caregiver_links_combined": 0,
+                                         "fhir_generic.fhir_generic_resources": 0,
+                                         "fhir_received.fhir_received_resources": 0}
     with pytest.raises(Conflict), database.unit_of_work() as s:
         merge_patients(s, desk, source_id=dup.id, target_id=survivor.id, now=clock.now())
 
