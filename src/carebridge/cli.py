@@ -8,6 +8,7 @@ import typer
 
 from carebridge.contexts.audit.cli import audit_app
 from carebridge.contexts.care.cli import care_app
+from carebridge.contexts.documents.cli import keys_app
 from carebridge.contexts.emergency.cli import verify_card_command
 from carebridge.contexts.events.cli import events_app
 from carebridge.contexts.facilities.cli import facilities_app
@@ -15,7 +16,9 @@ from carebridge.contexts.identity.cli import admin_app
 from carebridge.contexts.monitoring.cli import monitoring_app
 from carebridge.contexts.notifications.cli import app as notifications_app
 from carebridge.contexts.patients.cli import patients_app
+from carebridge.contexts.prescribing.cli import prescribing_app
 from carebridge.contexts.scheduling.cli import app as scheduling_app
+from carebridge.fhir.cli import import_fhir_command
 from carebridge.settings import get_settings
 
 app = typer.Typer(help="CareBridge: an open healthcare platform.", no_args_is_help=True, add_completion=False)
@@ -26,9 +29,12 @@ app.add_typer(audit_app, name="audit", help="Verify and checkpoint the tamper-ev
 app.add_typer(scheduling_app, name="scheduling", help="Clinic scheduling: waitlist holds.")
 app.add_typer(events_app, name="events", help="Domain events: the outbox relay.")
 app.add_typer(care_app, name="care", help="Care requests: purge the expired ones.")
+app.add_typer(keys_app, name="keys", help="Server keys: rotate the documents' master key.")
 app.add_typer(notifications_app, name="notifications", help="Notifications: the delivery worker.")
 app.add_typer(monitoring_app, name="monitoring", help="Remote monitoring: the MQTT gateway, alert escalation.")
+app.add_typer(prescribing_app, name="prescribing", help="Prescribing: expiry and dose-reminder jobs.")
 app.command("verify-card")(verify_card_command)
+app.command("import-fhir")(import_fhir_command)
 
 
 @app.command()

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     facility_import_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest facility import upload (the one route above the body limit)."
     )
+    document_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024,
+        description="Largest patient document (PDF, JPEG, PNG) accepted by upload, in bytes.",
+    )
 
     care_request_ttl_minutes: int = Field(
         1440, ge=1, le=525_600, description="Unsaved care requests are deleted this long after they were made."
@@ -112,6 +116,16 @@ class Settings(BaseSettings):
     nats_url: str = Field("nats://127.0.0.1:4222", max_length=500, description="NATS server for the nats event bus.")
     mqtt_url: str | None = Field(None, max_length=500,
                                  description="MQTT broker (mqtt://host:port) for the monitoring gateway; unset = none.")
+    monitoring_jobs: bool = Field(True, description="Run the monitoring job (escalation, rollups, partitions, "
+                                  "retention) inside each server process.")
+    monitoring_job_seconds: float = Field(60.0, ge=1, le=3600, description="How often the monitoring job escalates "
+                                          "alerts and rebuilds rollups (charts lag by at most this).")
+    monitoring_raw_retention_days: int = Field(30, ge=30, le=36500, description="Raw vital readings are kept this "
+                                               "long (at least the 30-day late-arrival window).")
+    monitoring_minute_rollup_retention_days: int = Field(400, ge=1, le=36500, description="1-minute vitals "
+                                                         "rollups are kept this long.")
+    monitoring_hour_rollup_retention_days: int = Field(3650, ge=0, le=36500, description="1-hour vitals rollups "
+                                                       "are kept this long (0 = for ever).")
     kafka_bootstrap: str = Field("127.0.0.1:9092", max_length=500, description="Kafka brokers for the kafka event bus.")
     event_relay: bool = Field(True, description="Run the outbox relay inside each server process.")
     event_relay_poll_seconds: float = Field(
@@ -133,6 +147,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_username: str | None = Field(None, max_length=255, description="SMTP login, if the server needs one.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    consent_default_categories: list[Literal["demographics", "clinical", "documents", "prescriptions", "vitals",
+                                             "appointments"]] = Field(
+        ["demographics", "clinical", "documents", "prescriptions", "vitals", "appointments"], max_length=10,
+        description="What organizations treating a patient read by default (the patient may narrow it); "
+                    "mental health always needs an explicit grant.")
+    consent_break_glass_minutes: int = Field(
+        60, ge=5, le=1440, description="How long a clinician's break-glass access to a record stays open.")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -44,6 +44,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/.well-known/carebridge-card-key.pem"): "the public key anyone verifies an emergency card with",
     ("GET", "/fhir/R4/metadata"): "FHIR clients read the CapabilityStatement before authenticating",
     ("GET", "/.well-known/smart-configuration"): "SMART clients discover the sign-in endpoints before signing in",
+    ("POST", "/api/v1/auth/token"): "how credentials (optionally narrowed by SMART scopes) are obtained",
 }
 # Routes authenticated by an integration API key (issued by an admin), never by a user's sign-in: without a key
 # they answer 401 like every other protected route, and a user's bearer token is not a key.

@@ -55,9 +55,9 @@ def test_metadata_lists_what_the_registry_maps(client: TestClient) -> None:
     assert {i["code"] for i in by_type["PractitionerRole"]["interaction"]} == {"search-type"}
 
 
-def test_smart_configuration_claims_no_scopes_yet(client: TestClient) -> None:
+def test_smart_configuration_names_the_scoped_token_endpoint(client: TestClient) -> None:
     body = client.get("/.well-known/smart-configuration").json()
-    assert body["scopes_supported"] == [] and body["token_endpoint"].endswith("/api/v1/auth/login")
+    assert "patient/*.read" in body["scopes_supported"] and body["token_endpoint"].endswith("/api/v1/auth/token")
 
 
 def test_errors_are_operation_outcomes(client: TestClient, staff: dict[str, str], clinic: Clinic) -> None:

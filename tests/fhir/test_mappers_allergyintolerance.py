@@ -38,7 +38,8 @@ def allergy(pid: uuid.UUID, substance: str = "Penicillin", category: str = "medi
 
 def test_create_read_search(client: TestClient, staff: dict[str, str], clinic: Clinic) -> None:
     pen = post(client, staff, allergy(clinic.patient_id))
-    assert pen["code"] == {"text": "Penicillin"} and pen["reaction"][0]["manifestation"] == [{"text": "Hives"}]
+    assert pen["code"]["text"] == "Penicillin" and pen["reaction"][0]["manifestation"] == [{"text": "Hives"}]
+    assert pen["code"]["coding"][0]["code"] == "764146007"  # the SNOMED coding is kept as received
     assert pen["reaction"][0]["severity"] == "moderate" and pen["criticality"] == "high"
     nuts = post(client, staff, allergy(clinic.patient_id, "Peanut", "food", "low"))
     assert client.get(f"/fhir/R4/AllergyIntolerance/{nuts['id']}", headers=staff).json()["category"] == ["food"]

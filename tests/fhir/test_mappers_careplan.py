@@ -38,10 +38,11 @@ def plan(pid: uuid.UUID, start: str = "2016-07-16T23:33:57+00:00", status: str =
 
 def test_create_read_search(client: TestClient, staff: dict[str, str], clinic: Clinic) -> None:
     old = post(client, staff, plan(clinic.patient_id))
-    assert old["title"] == "Diabetes self management plan" and old["period"] == {"start": "2016-07-16"}
-    assert [a["detail"] for a in old["activity"]] == [
+    assert old["title"] == "Diabetes self management plan" and old["period"] == {"start": "2016-07-16T23:33:57+00:00"}
+    assert old["activity"][0]["detail"]["code"] == {"text": "Diabetic diet"}  # kept as received
+    assert [{k: a["detail"][k] for k in ("status", "description")} for a in old["activity"]] == [
         {"status": "in-progress", "description": "Diabetic diet"},
-        {"status": "cancelled", "description": "Exercise therapy"}]
+        {"status": "stopped", "description": "Exercise therapy"}]  # as received (the record holds cancelled)
     assert old["contained"][0]["description"] == {"text": "HbA1c below 7%"} and old["goal"] == [{"reference": f"#{old['contained'][0]['id']}"}]
     new = post(client, staff, plan(clinic.patient_id, "2026-01-01", "completed"))
     assert client.get(f"/fhir/R4/CarePlan/{new['id']}", headers=staff).json()["status"] == "completed"

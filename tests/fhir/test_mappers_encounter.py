@@ -42,8 +42,9 @@ def visit(pid: uuid.UUID, start: str = "2025-10-22T23:33:57+00:00", end: str | N
 
 def test_create_finished_and_open_then_search(client: TestClient, staff: dict[str, str], clinic: Clinic) -> None:
     done = post(client, staff, visit(clinic.patient_id))
-    assert done["status"] == "finished" and done["period"]["end"] == "2025-10-22T23:48:57Z"
-    assert done["reasonCode"] == [{"text": "Acute bacterial sinusitis (disorder)"}]
+    assert done["status"] == "finished" and done["period"]["end"] == "2025-10-22T23:48:57+00:00"
+    assert done["reasonCode"][0]["text"] == "Acute bacterial sinusitis (disorder)"
+    assert done["reasonCode"][0]["coding"][0]["code"] == "75498004"  # the SNOMED coding is kept as received
     assert "participant" not in done  # the practitioner is not stored here: dropped, not failed
     now = post(client, staff, visit(clinic.patient_id, "2026-03-10T09:00:00Z", None, "VR", "in-progress"))
     assert client.get(f"/fhir/R4/Encounter/{now['id']}", headers=staff).json()["class"]["code"] == "VR"

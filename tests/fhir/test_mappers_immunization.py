@@ -36,7 +36,7 @@ def shot(pid: uuid.UUID, code: str = "BCG", when: str = "2025-01-15T10:00:00+00:
 
 def test_create_read_search(client: TestClient, staff: dict[str, str], clinic: Clinic) -> None:
     bcg = post(client, staff, shot(clinic.patient_id))
-    assert bcg["occurrenceDateTime"] == "2025-01-15" and bcg["lotNumber"] == "L-42"
+    assert bcg["occurrenceDateTime"] == "2025-01-15T10:00:00+00:00" and bcg["lotNumber"] == "L-42"  # as received
     assert bcg["vaccineCode"]["coding"][0]["system"] == UIP
     hepb = post(client, staff, shot(clinic.patient_id, "HEPB0", "2026-02-01"))
     assert client.get(f"/fhir/R4/Immunization/{hepb['id']}", headers=staff).json()["status"] == "completed"

@@ -114,6 +114,23 @@ def normalize(reading_type: str, value: float | str | bool, unit: str | None = N
     return Normalized(reading_type, converted, spec.unit, spec.loinc)
 
 
+@lru_cache(maxsize=256)
+def fast_limits(reading_type: str, unit: str | None) -> tuple[Any, float, float, str] | None:
+    """For a numeric reading type and one of its accepted units: (conversion, low, high, stored unit), so a
+    batch path can convert and bound-check a float in two steps; None where ``normalize`` must decide
+    (categorical types, `on_oxygen`'s 0/1 rule, unknown types or units). A value outside [low, high] (or NaN)
+    still goes to ``normalize`` for the worded rejection."""
+    spec = catalog().get(reading_type)
+    if spec is None or spec.codes or reading_type == "on_oxygen":
+        return None
+    conversion = spec.units.get(unit or spec.unit)
+    if conversion is None:
+        return None
+    low = -math.inf if spec.min is None else spec.min
+    high = math.inf if spec.max is None else spec.max
+    return _CONVERSIONS[conversion], low, high, spec.unit
+
+
 def glucose_mg_dl(mmol_l: float) -> float:
     """Glucose for display in mg/dL (stored in mmol/L)."""
     return mmol_l * MG_DL_PER_MMOL_L

@@ -162,6 +162,7 @@ FhirBody = Annotated[dict[str, Any], Body(media_type=FHIR_JSON)]
 
 
 @router.post("", summary="FHIR Bundle: transaction (all or nothing) or batch", responses=_WRITE_ERRORS)
+@router.post("/", include_in_schema=False)  # the base with a slash, as clients such as fhirpy send it
 def system_bundle(body: FhirBody, request: Request, session: SessionDep, principal: CurrentPrincipal,
                   clock: ClockDep, purpose: Purpose = None) -> Response:
     ctx = _context(request, session, principal, clock, purpose)

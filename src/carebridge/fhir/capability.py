@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from carebridge import __version__
-from carebridge.fhir import generic
+from carebridge.fhir import generic, smart
 from carebridge.fhir.registry import Mapper, Registry
 
 RESULT_PARAMS = [
@@ -18,6 +18,11 @@ RESULT_PARAMS = [
     {"name": "_sort", "type": "string", "documentation": "_lastUpdated, _id and the type's sortable parameters; "
                                                           "- for descending."},
     {"name": "_lastUpdated", "type": "date", "documentation": "eq, ne, gt, lt, ge, le, sa, eb; every type."},
+]
+BULK_OPERATIONS = [  # fhir/bulk.py: system, Patient and Group (an organization's patients) level
+    {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
+    {"name": "patient-export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"},
+    {"name": "group-export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"},
 ]
 GENERIC_DOC = ("Kept as validated JSON (no CareBridge domain home): read, vread, history, search by _id, "
                "_lastUpdated, patient/subject; access by the patients policy on its patient, staff-only without one.")
@@ -62,20 +67,12 @@ def capability_statement(registry: Registry, *, base: str, now: datetime) -> dic
                                "description": "Every read passes the CareBridge access policy and is audited."},
                   "resource": resources,
                   "searchParam": RESULT_PARAMS,
-                  "interaction": [{"code": "transaction"}, {"code": "batch"}]}],
+                  "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                  "operation": BULK_OPERATIONS}],
     }
 
 
 def smart_configuration(*, issuer: str) -> dict[str, Any]:
-    """What exists today: password sign-in issuing bearer tokens. No OAuth authorize endpoint and no
-    SMART scopes yet, so no scopes or launch capabilities are claimed."""
-    return {
-        "issuer": issuer,
-        "token_endpoint": f"{issuer}/api/v1/auth/login",
-        "token_endpoint_auth_methods_supported": [],
-        "grant_types_supported": [],
-        "scopes_supported": [],
-        "response_types_supported": [],
-        "capabilities": [],
-        "code_challenge_methods_supported": [],
-    }
+    """What exists: the token endpoint taking SMART scopes (password and refresh grants); no authorize endpoint,
+    so no launch flows are claimed (fhir/smart.py)."""
+    return smart.configuration(issuer=issuer)

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from carebridge.fhir import generic, history, results, search
+from carebridge.fhir import generic, history, results, search, smart
 from carebridge.fhir.mappers import REGISTRY
 from carebridge.fhir.outcome import FhirError, not_found
 from carebridge.fhir.registry import Context, Mapper, Registry, Stored
 from carebridge.kernel.errors import NotFound, Problem
 
 REGISTRY.set_fallback(generic.mapper_for)
+smart.install(REGISTRY)  # SMART scopes narrow every mapper call (a token without scopes is not narrowed)
 SERVED: Registry = REGISTRY
 _VERSION_ID = re.compile(r"^[A-Za-z0-9.\-]{1,64}$")
 

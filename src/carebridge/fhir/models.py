@@ -54,3 +54,21 @@ class FhirGenericResource(Base):
     patient_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class FhirReceivedResource(Base):
+    """A mapped resource as a client sent it, kept beside the domain row (`fhir/mappers/received.py`).
+
+    The domain holds what it has columns for; this keeps the rest (extensions, narrative, extra codings),
+    so what was sent is what is served. `version` is the domain row's version when it was received: once
+    the row changes elsewhere, the domain's elements win over the received ones.
+    """
+
+    __tablename__ = "fhir_received_resources"
+
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)

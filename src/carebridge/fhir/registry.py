@@ -141,6 +141,15 @@ class Registry:
     def __init__(self) -> None:
         self._mappers: dict[str, Mapper] = {}
         self._fallback: Callable[[str], Mapper | None] | None = None
+        self._wrapper: Callable[[Mapper], Mapper] | None = None
+        self._wrapped_fallback: dict[str, Mapper] = {}
+
+    def wrap(self, wrapper: Callable[[Mapper], Mapper]) -> None:
+        """Puts `wrapper` in front of every mapper served: mapped now, added later, or from the fallback
+        (the SMART scope guard, `fhir/smart.py`)."""
+        self._wrapper = wrapper
+        self._mappers = {k: wrapper(m) for k, m in self._mappers.items()}
+        self._wrapped_fallback = {}
 
     def set_fallback(self, fallback: Callable[[str], Mapper | None]) -> None:
         self._fallback = fallback
@@ -151,12 +160,14 @@ class Registry:
     def add(self, mapper: Mapper) -> None:
         if mapper.type in self._mappers:
             raise ValueError(f"{mapper.type} is mapped twice")
-        self._mappers[mapper.type] = mapper
+        self._mappers[mapper.type] = self._wrapper(mapper) if self._wrapper is not None else mapper
 
     def get(self, resource_type: str) -> Mapper:
         mapper = self._mappers.get(resource_type)
         if mapper is None and self._fallback is not None:
-            mapper = self._fallback(resource_type)
+            mapper = self._wrapped_fallback.get(resource_type) or self._fallback(resource_type)
+            if mapper is not None and self._wrapper is not None and resource_type not in self._wrapped_fallback:
+                mapper = self._wrapped_fallback[resource_type] = self._wrapper(mapper)
         if mapper is None:
             raise not_found(f"resource type {resource_type[:64]!r} is not supported here; see /fhir/R4/metadata")
         return mapper

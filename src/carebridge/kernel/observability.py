@@ -85,12 +85,15 @@ class _BodyTooLarge(Exception):
 
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, log_requests: bool = True,
-                 path_body_limits: dict[str, int] | None = None) -> None:
+                 path_body_limits: dict[str, int] | None = None,
+                 path_pattern_limits: list[tuple[re.Pattern[str], int]] | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
         # the few upload routes allowed a larger body (each still enforces its own limit)
         self.path_limits = path_body_limits or {}
+        # the same for upload routes with ids in their path (matched with `fullmatch`)
+        self.pattern_limits = path_pattern_limits or []
         self.log_requests = log_requests
         self.log = logging.getLogger("carebridge.request")
 
@@ -100,6 +103,10 @@ class RequestMiddleware:
             return
         rid = None
         max_body = self.path_limits.get(scope.get("path", ""), self.max_body)
+        for pattern, limit in self.pattern_limits:
+            if pattern.fullmatch(scope.get("path", "")):
+                max_body = limit
+                break
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")

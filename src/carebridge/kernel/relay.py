@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from sqlalchemy import delete, select, update
 
+from carebridge.kernel.background import BackgroundLoop
 from carebridge.kernel.bus import Event, EventBus
 from carebridge.kernel.clock import Clock, SystemClock
 from carebridge.kernel.db import Database
@@ -72,7 +73,7 @@ def prune(database: Database, *, now: datetime, retention_days: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
     def __init__(self, database: Database, bus: EventBus, *, clock: Clock | None = None,
                  poll_seconds: float = 1.0, retention_days: int = 7, batch: int = 500) -> None:
         self.database = database
@@ -145,13 +146,3 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
             remove_commit_listener(self._poke)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -1,10 +1,20 @@
 """Who may do what: roles, permissions and the one access policy for patient data.
 
 Pure and import-free of contexts so every context, the FHIR facade and the web pages ask the same
-question the same way. The consent issue narrows `decide_patient_access` through `PatientFacts`.
+question the same way. Consent narrows and widens `decide_patient_access` through `PatientFacts.consents`.
 """
 
-from carebridge.security.policy import AccessDecision, PatientFacts, decide_patient_access, require
+from carebridge.security.policy import (
+    BREAK_GLASS_BASIS,
+    DEFAULT_ORGANIZATION_CATEGORIES,
+    AccessDecision,
+    ConsentFact,
+    ConsentKind,
+    PatientFacts,
+    decide_patient_access,
+    needs_consent_facts,
+    require,
+)
 from carebridge.security.principal import Principal
 from carebridge.security.roles import (
     ROLE_PERMISSIONS,
@@ -17,10 +27,14 @@ from carebridge.security.roles import (
 )
 
 __all__ = [
+    "BREAK_GLASS_BASIS",
+    "DEFAULT_ORGANIZATION_CATEGORIES",
     "ROLE_PERMISSIONS",
     "STAFF_ROLES",
     "AccessDecision",
     "CaregiverScope",
+    "ConsentFact",
+    "ConsentKind",
     "DataCategory",
     "PatientFacts",
     "Permission",
@@ -28,5 +42,6 @@ __all__ = [
     "Role",
     "decide_patient_access",
     "has_permission",
+    "needs_consent_facts",
     "require",
 ]

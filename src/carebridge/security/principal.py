@@ -24,6 +24,8 @@ class Principal:
     needs_totp: bool = False
     client_address: str | None = None
     request_id: str | None = None
+    # SMART scopes the sign-in was narrowed to (enforced by fhir/smart.py); None: unnarrowed first-party client.
+    scope: str | None = None
 
     @property
     def is_staff(self) -> bool:

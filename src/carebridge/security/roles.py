@@ -56,6 +56,11 @@ class Permission(StrEnum):
     prescription_write = "prescription:write"  # prescribe, check, acknowledge/override alerts, sign, cancel
     prescription_dispense = "prescription:dispense"
     prescription_refill = "prescription:refill"  # a patient (or caregiver) asks for a refill, marks doses
+    consent_read = "consent:read"  # "who can see my record": the patient (or a caregiver with manage_consent)
+    consent_manage = "consent:manage"  # grant, narrow and revoke access to the patient's record
+    break_glass = "consent:break_glass"  # a clinician opens a record without consent in an emergency, with a reason
+    document_read = "document:read"  # uploaded documents (lab reports, discharge summaries, scans): list, download
+    document_write = "document:write"  # upload a document, register a signing key
 
 
 class DataCategory(StrEnum):
@@ -81,6 +86,7 @@ class CaregiverScope(StrEnum):
     update_profile = "update_profile"
     manage_appointments = "manage_appointments"
     manage_medications = "manage_medications"
+    manage_consent = "manage_consent"  # see and change who may see the patient's record
 
 
 _P = Permission
@@ -99,17 +105,20 @@ _SOS_STAFF = {_P.sos_manage}
 _RECORD_WRITE = {_P.record_read, _P.record_write}
 # Prescribing: practitioners prescribe and sign, pharmacists dispense, patients/caregivers read and ask for refills.
 _RX_SELF = {_P.prescription_read, _P.prescription_refill}
+# Consent is the patient's (the policy refuses staff these two); clinicians may break the glass in an emergency.
+_CONSENT_SELF = {_P.consent_read, _P.consent_manage}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.patient: frozenset({_P.patient_read, _P.patient_update, _P.caregiver_link,
                              _P.practitioner_read, _P.organization_read, *_APPT_SELF, _P.sos_raise, _P.record_read,
-                             *_RX_SELF}),
+                             *_RX_SELF, *_CONSENT_SELF}),
     Role.caregiver: frozenset({_P.patient_read, _P.patient_update, _P.practitioner_read, _P.organization_read,
-                               *_APPT_SELF, _P.sos_raise, _P.record_read, *_RX_SELF}),
+                               *_APPT_SELF, _P.sos_raise, _P.record_read, *_RX_SELF, *_CONSENT_SELF}),
     Role.practitioner: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF
-                                 | _RECORD_WRITE | {_P.record_amend, _P.prescription_read, _P.prescription_write}),
+                                 | _RECORD_WRITE | {_P.record_amend, _P.prescription_read, _P.prescription_write}
+                                 | {_P.break_glass}),
     Role.nurse: frozenset(_CLINICAL | _FACILITY_STAFF | _APPT_STAFF | _SOS_STAFF | _RECORD_WRITE
-                          | {_P.prescription_read}),
+                          | {_P.prescription_read, _P.break_glass}),
     Role.health_worker: frozenset(_CLINICAL | _SOS_STAFF | _RECORD_WRITE),
     Role.pharmacist: frozenset({_P.patient_read, _P.patient_search, _P.practitioner_read, _P.organization_read,
                                 *_FACILITY_STAFF, _P.record_read, _P.prescription_read,
@@ -118,6 +127,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
                                | _APPT_STAFF | {_P.schedule_manage} | _SOS_STAFF),
     Role.admin: frozenset(set(Permission)),
 }
+
+# Documents: patients and clinicians upload and read; caregivers (with read_record) and pharmacists read.
+_DOCS = frozenset({_P.document_read, _P.document_write})
+for _role, _docs in ((Role.patient, _DOCS), (Role.caregiver, frozenset({_P.document_read})),
+                     (Role.practitioner, _DOCS), (Role.nurse, _DOCS), (Role.health_worker, _DOCS),
+                     (Role.pharmacist, frozenset({_P.document_read}))):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _docs
 
 # Permissions no role but admin holds: the ones withheld from an admin who has not enrolled TOTP.
 ADMIN_ONLY_PERMISSIONS: frozenset[Permission] = frozenset(
@@ -133,7 +149,17 @@ CAREGIVER_SCOPE_FOR: dict[Permission, CaregiverScope] = {
     _P.record_read: CaregiverScope.read_record,
     _P.prescription_read: CaregiverScope.read_record,
     _P.prescription_refill: CaregiverScope.manage_medications,
+    _P.document_read: CaregiverScope.read_record,
+    _P.consent_read: CaregiverScope.manage_consent,
+    _P.consent_manage: CaregiverScope.manage_consent,
 }
+
+# Permissions only the patient's side holds over a record: staff of a treating organization (admins included)
+# never manage a patient's consent for them.
+PATIENT_SIDE_PERMISSIONS: frozenset[Permission] = frozenset(_CONSENT_SELF)
+
+# Categories a treating organization never reaches by default, whatever the deployment configures.
+SENSITIVE_CATEGORIES: frozenset[DataCategory] = frozenset({DataCategory.mental_health})
 
 
 def has_permission(role: Role, permission: Permission) -> bool:

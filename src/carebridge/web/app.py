@@ -21,6 +21,8 @@ from starlette.types import Scope
 
 from carebridge.contexts.audit import web as audit_web
 from carebridge.contexts.care import web as care_web
+from carebridge.contexts.consent import web as consent_web
+from carebridge.contexts.documents import web as documents_web
 from carebridge.contexts.emergency import web as emergency_web
 from carebridge.contexts.facilities import web as facilities_web
 from carebridge.contexts.identity import web as identity_web
@@ -37,7 +39,8 @@ from carebridge.web.render import STATIC_DIR, TEMPLATES_DIR, WEB_TAG, Renderer
 
 PAGE_MODULES: Final[tuple[ModuleType, ...]] = (identity_web, audit_web, scheduling_web, facilities_web, care_web,
                                                integrations_web, records_web, monitoring_web,
-                                               emergency_web, notifications_web, prescribing_web)
+                                               emergency_web, notifications_web, prescribing_web, documents_web,
+                                               consent_web)
 
 
 class VersionedStaticFiles(StaticFiles):

@@ -71,6 +71,7 @@ NAV_ITEMS: Final[Sequence[NavItem]] = (
     NavItem(N_("Check symptoms"), "/find-care", frozenset({Role.patient, Role.caregiver, Role.health_worker})),
     NavItem(N_("Who looked at my record"), "/access-log", frozenset({Role.patient})),
     NavItem(N_("My health record"), "/my-record", frozenset({Role.patient})),
+    NavItem(N_("Who can see my record"), "/consent", frozenset({Role.patient})),
     NavItem(N_("Find a patient"), "/patients",
             frozenset({Role.practitioner, Role.nurse, Role.health_worker, Role.pharmacist, Role.front_desk,
                        Role.admin})),

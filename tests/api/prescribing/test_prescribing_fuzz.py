@@ -13,7 +13,7 @@ from tests.api.test_schemathesis import ROLES, api_schema, fuzz_app, fuzz_db_url
 __all__ = ["api_schema", "fuzz_app", "fuzz_db_url", "role_headers"]
 
 schema = schemathesis.pytest.from_fixture("api_schema").include(
-    path_regex=r"^/api/v1/(medications|prescriptions|doses/|pharmacy/|patients/\{patient_id\}/(prescriptions|"
+    path_regex=r"^/api/v1/(medications|prescriptions|prescription-alerts/stream|doses/|pharmacy/|patients/\{patient_id\}/(prescriptions|"
                r"prescription-alerts|doses|adherence))")
 
 

@@ -1,6 +1,7 @@
 """A real browser against a real server, JavaScript off: the practitioner prescribes warfarin + aspirin, sees the
 interaction alert with its source, overrides it with a reason and signs; the pharmacist dispenses it; the patient
-marks a dose taken and sees it counted.
+marks a dose taken and sees it counted. Then, JavaScript on: a prescriber page left open shows the alert a new
+allergy raises on the patient's draft, pushed over the live stream, without a reload.
 
 The server runs on the system clock, so warfarin is written hourly (24 doses a day, no dose rule for it): some
 dose is then due within the two-hour marking window whatever the time of the run, except in the last hour of
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from carebridge.security import Role
@@ -30,6 +32,8 @@ class World:
     patient: str
     doctor: str
     pharmacist: str
+    live_patient_id: str
+    doctor_headers: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +47,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     patient = factory.user(Role.patient, patient_id=pid)
     doctor = factory.user(Role.practitioner, organization_id=org)
     pharmacist = factory.user(Role.pharmacist, organization_id=org)
+    live = factory.patient(organization_id=org, given="Kavya", family="Nair")
+    doctor_headers = factory.headers(doctor)  # valid 15 minutes: the server shares the test secret
     seeded.database.dispose()
     with running_server(seeded.env, data_dir / "server.log") as base:
         yield World(base=base, patient_id=str(pid), patient=patient.username, doctor=doctor.username,
-                    pharmacist=pharmacist.username)
+                    pharmacist=pharmacist.username, live_patient_id=str(live), doctor_headers=doctor_headers)
 
 
 def test_prescribe_override_sign_dispense_and_mark_a_dose(world: World) -> None:
@@ -113,5 +119,43 @@ def test_prescribe_override_sign_dispense_and_mark_a_dose(world: World) -> None:
             first.get_by_role("button", name="Taken").click()
             expect(a.locator("li.card", has_text="warfarin").first).to_contain_text("taken")
             a.screenshot(path=str(ARTIFACTS / "prescribing-doses-phone.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_an_open_prescriber_page_shows_a_new_alert_without_reload(world: World) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    pid = world.live_patient_id
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            d = browser.new_context(viewport=PHONE, java_script_enabled=True, locale="en-GB").new_page()
+            d.goto(world.base + "/login")
+            d.get_by_label("Username", exact=True).fill(world.doctor)
+            d.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
+            d.get_by_role("button", name="Sign in").click()
+            expect(d).to_have_url(world.base + "/dashboard")
+            d.goto(f"{world.base}/prescribe/{pid}")
+            d.locator("#f-med-0").fill("amoxicillin")
+            d.locator("#f-dose-0").fill("500")
+            d.locator("#f-times-0").fill("3")
+            d.locator("#f-days-0").fill("5")
+            d.get_by_role("button", name="Check and save as draft").click()
+            expect(d.locator("main")).to_contain_text("No alerts.")
+            with d.expect_response(lambda r: "/api/v1/prescription-alerts/stream" in r.url) as opened:
+                d.goto(f"{world.base}/prescribe/{pid}")
+            assert opened.value.status == 200
+            expect(d.locator("#open-alerts")).to_contain_text("No open alerts.")
+            d.evaluate("window.__sameDocument = true")
+            r = httpx.post(f"{world.base}/api/v1/patients/{pid}/allergies", headers=world.doctor_headers,
+                           json={"substance": "penicillin", "category": "medication", "criticality": "high"})
+            assert r.status_code == 201, r.text
+            # the server's re-check job and relay poll every few seconds; the page re-draws on the pushed event
+            expect(d.locator("#open-alerts")).to_contain_text("amoxicillin", timeout=30_000)
+            expect(d.locator("#open-alerts")).to_contain_text("Contraindicated")
+            expect(d.locator("#live-status")).to_contain_text("updated")
+            assert d.evaluate("window.__sameDocument") is True  # no reload happened
+            d.screenshot(path=str(ARTIFACTS / "prescribing-live-alert-phone.png"), full_page=True)
         finally:
             browser.close()

@@ -110,3 +110,18 @@ def test_a_patient_finds_their_own_record_from_the_menu(client: TestClient, fact
     own = client.get(f"/record/{clinic.patient_id}")
     assert own.status_code == 200 and "Write an encounter note" not in own.text
     assert client.get(f"/record/{clinic.other_patient_id}").status_code in (403, 404)
+
+
+def test_the_record_links_to_documents_and_only_clinicians_to_emergency_access(client: TestClient,
+                                                                              factory: Factory) -> None:
+    clinic = _staff_client(client, factory)
+    page = client.get(f"/record/{clinic.patient_id}").text
+    assert f'href="/record/{clinic.patient_id}/documents"' in page
+    assert f'href="/break-glass?patient_id={clinic.patient_id}"' in page
+    assert client.get(f"/record/{clinic.patient_id}/documents").status_code == 200
+    client.cookies.clear()
+    patient = factory.user(Role.patient, patient_id=clinic.patient_id)
+    assert sign_in(client, patient.username).status_code == 303
+    own = client.get(f"/record/{clinic.patient_id}").text
+    assert f'href="/record/{clinic.patient_id}/documents"' in own
+    assert "/break-glass" not in own

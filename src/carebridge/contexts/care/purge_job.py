@@ -7,17 +7,17 @@ does the same on demand.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from carebridge.contexts.care.service import purge_expired
+from carebridge.kernel.background import BackgroundLoop
 from carebridge.kernel.clock import Clock
 from carebridge.kernel.db import Database
 
 log = logging.getLogger("carebridge.care")
 
 
-class PurgeJob:
+class PurgeJob(BackgroundLoop):
     def __init__(self, database: Database, clock: Clock, *, every_seconds: float = 600.0) -> None:
         self.database, self.clock, self.every_seconds = database, clock, every_seconds
         self._task: asyncio.Task[None] | None = None
@@ -35,13 +35,3 @@ class PurgeJob:
             except Exception:
                 log.exception("purging expired care requests failed; trying again later")
             await asyncio.sleep(self.every_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

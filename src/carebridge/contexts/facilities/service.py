@@ -321,7 +321,7 @@ def upsert_many(session: Session, records: Sequence[FacilityCreate], *, now: dat
         return result
     ids = [r.external_id for r in records]
     existing = dict(session.execute(
-        select(Facility.external_id, Facility.id).where(Facility.external_id.in_(ids))).tuples().all())
+        select(Facility.external_id, Facility.id).where(Facility.external_id.in_(ids))).all())
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     keys: list[dict[str, Any]] = []

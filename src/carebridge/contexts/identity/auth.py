@@ -67,11 +67,13 @@ class LiveSession(NamedTuple):
     user_id: uuid.UUID
     kind: str
     mfa: bool
+    scope: str | None = None
 
 
 _SESSIONS = cast(Table, AuthSession.__table__)
 _LIVE_SESSION = select(_SESSIONS.c.id, _SESSIONS.c.user_id, _SESSIONS.c.kind, _SESSIONS.c.mfa,
-                       _SESSIONS.c.revoked_at, _SESSIONS.c.expires_at).where(_SESSIONS.c.id == bindparam("sid"))
+                       _SESSIONS.c.revoked_at, _SESSIONS.c.expires_at, _SESSIONS.c.scope
+                       ).where(_SESSIONS.c.id == bindparam("sid"))
 
 
 def _session_alive(session: Session, sid: uuid.UUID, clock: Clock) -> LiveSession | None:
@@ -79,7 +81,7 @@ def _session_alive(session: Session, sid: uuid.UUID, clock: Clock) -> LiveSessio
     row = session.execute(_LIVE_SESSION, {"sid": sid}).first()
     if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
         return None
-    return LiveSession(row.id, row.user_id, row.kind, bool(row.mfa))
+    return LiveSession(row.id, row.user_id, row.kind, bool(row.mfa), row.scope)
 
 
 _VERIFIED: dict[tuple[bytes, str], AccessClaims] = {}
@@ -131,7 +133,7 @@ def authenticate(request: Request, session: Session) -> Principal | None:
             user_id=claims.user_id, role=claims.role, username=claims.username,
             organization_id=claims.organization_id, patient_id=claims.patient_id, caregiver_of=cg,
             session_id=claims.session_id, mfa=live.mfa, needs_totp=_needs_totp(settings, claims.role, live.mfa),
-            client_address=client, request_id=rid,
+            client_address=client, request_id=rid, scope=live.scope,
         )
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

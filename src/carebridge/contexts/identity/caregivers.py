@@ -110,7 +110,7 @@ def list_cared_patients(session: Session, principal: Principal, *,
             select(User.patient_id, User.full_name)
             .where(User.patient_id.in_([link.patient_id for link in links]), User.role == Role.patient.value)
             .order_by(User.created_at)
-        ).tuples():
+        ):
             if pid is not None:
                 names.setdefault(pid, full_name)
     out = []

@@ -51,6 +51,8 @@ class AuthSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     client_address: Mapped[str | None] = mapped_column(String(64), default=None)
     user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
+    scope: Mapped[str | None] = mapped_column(String(1000), default=None)
+    """SMART scopes this sign-in was narrowed to (fhir/smart.py); None: a first-party sign-in, unnarrowed."""
 
 
 class RefreshToken(Base):

@@ -102,6 +102,7 @@ class LoginResult:
     expires_in: int
     cookie_value: str | None
     user: UserRead
+    scope: str | None = None  # the SMART scopes the sign-in was narrowed to (fhir/smart.py)
 
 
 def _principal_of(user: User, *, session_id: uuid.UUID | None = None, mfa: bool = False,
@@ -141,16 +142,16 @@ def _issue_tokens(session: Session, user: User, auth: AuthSession, *, settings: 
     access = issue_access_token(
         keys.token_secret, user_id=user.id, role=Role(user.role), username=user.username, session_id=auth.id,
         organization_id=user.organization_id, patient_id=user.patient_id, mfa=auth.mfa, now=now,
-        ttl_seconds=settings.access_token_ttl_seconds,
+        ttl_seconds=settings.access_token_ttl_seconds, scope=auth.scope,
     )
     return LoginResult(user_id=user.id, role=Role(user.role), session_id=auth.id, access_token=access,
                        refresh_token=token, expires_in=settings.access_token_ttl_seconds, cookie_value=None,
-                       user=user_read(user))
+                       user=user_read(user), scope=auth.scope)
 
 
 def login(session: Session, *, username: str, password: str, totp_code: str | None, kind: Literal["api", "web"],
           client_address: str | None, user_agent: str | None, settings: Settings, keys: ServerKeys,
-          now: datetime) -> LoginResult:
+          now: datetime, scope: str | None = None) -> LoginResult:
     """Check the password (and TOTP code when enrolled) and start a session; failures are throttled."""
     name = throttle.account_key(username)
     user = find_by_username(session, name)
@@ -188,7 +189,7 @@ def login(session: Session, *, username: str, password: str, totp_code: str | No
            else timedelta(hours=settings.web_session_ttl_hours))
     auth = AuthSession(id=new_id(), user_id=user.id, kind=kind, mfa=mfa, created_at=now, expires_at=now + ttl,
                        client_address=(client_address or None) and client_address[:64],
-                       user_agent=(user_agent or None) and user_agent[:256])
+                       user_agent=(user_agent or None) and user_agent[:256], scope=scope)
     session.add(auth)
     audit.record(session, _principal_of(user, session_id=auth.id, mfa=mfa, client_address=client_address),
                  action="login", resource_type="User", resource_id=user.id, detail={"kind": kind, "mfa": mfa},

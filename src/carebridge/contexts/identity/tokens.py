@@ -28,11 +28,13 @@ class AccessClaims:
     patient_id: uuid.UUID | None
     mfa: bool
     expires_at: int
+    scope: str | None = None
 
 
 def issue_access_token(
     secret: bytes, *, user_id: uuid.UUID, role: Role, username: str, session_id: uuid.UUID,
     organization_id: uuid.UUID | None, patient_id: uuid.UUID | None, mfa: bool, now: datetime, ttl_seconds: int,
+    scope: str | None = None,
 ) -> str:
     payload: dict[str, Any] = {
         "iss": ISSUER, "aud": AUDIENCE, "typ": "access",
@@ -43,6 +45,8 @@ def issue_access_token(
         "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
         "jti": secrets.token_hex(8),
     }
+    if scope is not None:
+        payload["scope"] = scope
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
@@ -63,6 +67,7 @@ def decode_access_token(secret: bytes, token: str, *, now: datetime) -> AccessCl
             organization_id=uuid.UUID(data["org"]) if data.get("org") else None,
             patient_id=uuid.UUID(data["pid"]) if data.get("pid") else None,
             mfa=bool(data.get("mfa")), expires_at=int(data["exp"]),
+            scope=str(data["scope"]) if data.get("scope") is not None else None,
         )
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         return None

@@ -3,6 +3,7 @@
 Against alert fatigue: one live (open or acknowledged) alert per patient and kind, which later triggers refresh
 rather than duplicate; after a clinician resolves one, the same kind at the same or a lower severity stays quiet
 for `SUPPRESSION` (a worse severity breaks through at once). An alert left open past `ESCALATE_AFTER` is escalated.
+A new alert and an escalation each notify the care team (notify.py).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from carebridge.contexts import audit
+from carebridge.contexts.monitoring import notify
 from carebridge.contexts.monitoring.models import Alert, ThresholdRule, VitalReading
 from carebridge.contexts.monitoring.schemas import AlertList, AlertRead, News2Read
 from carebridge.contexts.patients import load_patient_for
 from carebridge.engines import news2, qsofa
-from carebridge.engines.vitals import news2_input
+from carebridge.engines.vitals import catalog, news2_input
 from carebridge.kernel.errors import Conflict, NotFound
 from carebridge.kernel.events import emit
 from carebridge.security import DataCategory, Permission, Principal
@@ -37,13 +39,13 @@ LIVE = ("open", "acknowledged")
 def latest_values(session: Session, patient_id: uuid.UUID) -> tuple[dict[str, float], int, datetime | None]:
     """The newest value of each reading type (by measurement time, so late arrivals never overwrite newer
     values), limited to the hour before the newest reading; with the SpO2 scale and the newest time."""
-    newest = (select(VitalReading.type, func.max(VitalReading.observed_at).label("at"))
-              .where(VitalReading.patient_id == patient_id).group_by(VitalReading.type).subquery())
-    rows = session.execute(
-        select(VitalReading.type, VitalReading.value, VitalReading.observed_at, VitalReading.spo2_scale)
-        .join(newest, (newest.c.type == VitalReading.type) & (newest.c.at == VitalReading.observed_at))
-        .where(VitalReading.patient_id == patient_id)
-    ).tuples().all()
+    # one index probe per reading type (newest first on (patient, type, observed_at)), not a scan of the
+    # patient's whole series, so the cost does not grow with the stored history
+    probes = [select(VitalReading.type, VitalReading.value, VitalReading.observed_at, VitalReading.spo2_scale)
+              .where(VitalReading.patient_id == patient_id, VitalReading.type == kind)
+              .order_by(VitalReading.observed_at.desc()).limit(1).subquery().select()
+              for kind in catalog()]
+    rows = session.execute(union_all(*probes)).tuples().all()
     if not rows:
         return {}, 1, None
     top = max(r[2] for r in rows)
@@ -102,6 +104,7 @@ def raise_or_refresh(session: Session, *, patient_id: uuid.UUID, kind: str, seve
     session.add(row)
     session.flush()
     emit(session, "monitoring.alert_raised", _event(row))
+    notify.notify_care_team(session, row, template=notify.ALERT_RAISED, now=now)
     return row
 
 
@@ -185,10 +188,12 @@ def resolve(session: Session, principal: Principal, *, alert_id: uuid.UUID, now:
 
 
 def escalate_overdue(session: Session, *, now: datetime, after: timedelta = ESCALATE_AFTER) -> int:
-    """Background job: mark alerts still open (unacknowledged) past `after` as escalated, once each."""
+    """Background job: mark alerts still open (unacknowledged) past `after` as escalated, once each, and tell
+    the care team again."""
     rows = session.scalars(select(Alert).where(Alert.status == "open", Alert.escalated_at.is_(None),
                                                Alert.raised_at <= now - after)).all()
     for row in rows:
         row.escalated_at = now
         emit(session, "monitoring.alert_escalated", _event(row))
+        notify.notify_care_team(session, row, template=notify.ALERT_ESCALATED, now=now)
     return len(rows)

@@ -1,5 +1,6 @@
-"""`carebridge monitoring gateway` (the MQTT ingestion worker as its own process) and `… escalate` (the job that
-escalates alerts left unacknowledged; run it every minute from cron or a timer)."""
+"""`carebridge monitoring gateway` (the MQTT ingestion worker as its own process), `… escalate` (escalates alerts
+left unacknowledged) and `… maintain` (rollups, PostgreSQL partitions, retention). The server runs the last two
+itself every minute (`CAREBRIDGE_MONITORING_JOBS`); the commands are for a server started with it off."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 
 from carebridge.contexts.monitoring import service
 from carebridge.contexts.monitoring.gateway import MqttGateway
+from carebridge.contexts.monitoring.jobs import MonitoringJob, Retention
 from carebridge.kernel.clock import SystemClock
 from carebridge.kernel.db import Database
 from carebridge.settings import get_settings
@@ -42,3 +44,16 @@ def escalate() -> None:
     with database.unit_of_work() as session:
         count = service.escalate_overdue(session, now=SystemClock().now())
     typer.echo(f"escalated {count} alert(s)")
+
+
+@monitoring_app.command("maintain")
+def maintain() -> None:
+    """Rebuild pending rollups, create the PostgreSQL day partitions ahead and apply the retention."""
+    settings = get_settings()
+    database = Database(settings.resolved_database_url)
+    job = MonitoringJob(database, SystemClock(), keep=Retention(
+        settings.monitoring_raw_retention_days, settings.monitoring_minute_rollup_retention_days,
+        settings.monitoring_hour_rollup_retention_days))
+    rolled = job.roll_up()
+    created, report = job.maintain()
+    typer.echo(f"rolled up {rolled} patient-hour(s), created {created} partition(s), {report}")

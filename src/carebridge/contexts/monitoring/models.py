@@ -1,8 +1,10 @@
 """Monitoring tables: devices bound to a patient, the vitals time series, per-patient threshold rules and alerts.
 
-`vital_readings` is a plain table with a unique (device, observed time, type) index: re-sent readings are
-dropped by the database itself (insert … on conflict do nothing) on SQLite and PostgreSQL alike, so a batch a
-device retries after a lost answer stores nothing twice.
+`vital_readings` has a unique (device, observed time, type) index: re-sent readings are dropped by the database
+itself (insert … on conflict do nothing) on SQLite and PostgreSQL alike, so a batch a device retries after a lost
+answer stores nothing twice. On SQLite it is a plain table; on PostgreSQL migration 0003 turns it into a table
+partitioned by day on `observed_at` (docs/monitoring.md, "Storage"). `vital_rollups` holds the 1-minute and
+1-hour aggregates the charts read; the monitoring job keeps them and applies the retention.
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carebridge.kernel.db import Base
@@ -52,6 +65,37 @@ class VitalReading(Base):
     unit: Mapped[str] = mapped_column(String(16))
     spo2_scale: Mapped[int | None] = mapped_column(SmallInteger, default=None)
     received_at: Mapped[datetime]
+
+
+class VitalRollup(Base):
+    """One bucket of one patient's readings of one type: `width` 60 (a minute) or 3600 (an hour) seconds from
+    `bucket_start`. Count, sum, min and max merge exactly, so hours are built from minutes."""
+
+    __tablename__ = "vital_rollups"
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "type", "width", "bucket_start", name="pk_vital_rollups"),
+                      Index("ix_vital_rollups_width_start", "width", "bucket_start"))
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    type: Mapped[str] = mapped_column(String(24))
+    width: Mapped[int] = mapped_column(Integer)
+    bucket_start: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+    sum: Mapped[float] = mapped_column(Float)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+
+
+class RollupPending(Base):
+    """An hour of one patient's readings whose rollups must be rebuilt: ingest marks it (an upsert that bumps
+    `generation`), the rollup job rebuilds the hour from the raw readings and removes the mark only if the
+    generation is still the one it read, so readings committed meanwhile are never left out."""
+
+    __tablename__ = "vital_rollup_pending"
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "hour_start", name="pk_vital_rollup_pending"),)
+
+    patient_id: Mapped[uuid.UUID] = mapped_column()
+    hour_start: Mapped[datetime]
+    generation: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class ThresholdRule(Base):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts import audit
-from carebridge.contexts.monitoring import alerts, devices, ingest, rules
+from carebridge.contexts.monitoring import alerts, devices, ingest, merge, rules
 from carebridge.contexts.monitoring.models import VitalReading
 from carebridge.contexts.monitoring.schemas import BatchReport, ReadingPage, ReadingRead
 from carebridge.contexts.patients import load_patient_for
@@ -34,6 +34,7 @@ acknowledge_alert = alerts.acknowledge
 resolve_alert = alerts.resolve
 escalate_overdue = alerts.escalate_overdue
 set_rule = rules.set_rule
+move_monitoring = merge.move_monitoring  # registered as the monitoring merge handler on import
 list_rules = rules.list_rules
 delete_rule = rules.delete_rule
 

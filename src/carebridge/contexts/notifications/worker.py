@@ -11,7 +11,6 @@ is `failed` with the last error kept. Quiet hours defer a message to their end, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from carebridge.contexts.notifications.channels import Channel, DeliveryError, Outgoing
 from carebridge.contexts.notifications.models import DeliveryAttempt, Notification, NotificationPreference
 from carebridge.contexts.notifications.templates import DEFAULT_LANGUAGE, get_template, render
+from carebridge.kernel.background import BackgroundLoop
 from carebridge.kernel.clock import Clock
 from carebridge.kernel.db import Database
 from carebridge.kernel.ids import new_id
@@ -133,7 +133,7 @@ class Delivery:
         return n.status
 
 
-class NotificationWorker:
+class NotificationWorker(BackgroundLoop):
     """Runs `run_once` every `poll_seconds` (the service's lifespan task, or `carebridge notifications worker`)."""
 
     def __init__(self, database: Database, delivery: Delivery, *, clock: Clock, poll_seconds: float = 2.0,
@@ -162,13 +162,3 @@ class NotificationWorker:
             except Exception:
                 log.exception("the notification worker failed a round; it tries again")
             await asyncio.sleep(self.poll_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -2,6 +2,8 @@
 
 Every path to a patient's data goes through `load_patient_for`, so the policy is asked the same
 question everywhere and a refusal leaves a trace even though the request that asked fails.
+The facts include the patient's live consent directives (one indexed query, skipped when the caller is the
+patient or could not be allowed anyway); an access allowed by break-glass is always audited, flagged.
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carebridge.contexts import audit
+from carebridge.contexts import audit, consent
 from carebridge.contexts.patients.models import Patient, PatientOrganization
 from carebridge.kernel.errors import Forbidden, NotFound
-from carebridge.security import DataCategory, PatientFacts, Permission, Principal, decide_patient_access
+from carebridge.security import (
+    BREAK_GLASS_BASIS,
+    ConsentFact,
+    DataCategory,
+    PatientFacts,
+    Permission,
+    Principal,
+    decide_patient_access,
+    needs_consent_facts,
+)
 
 RESOURCE = "Patient"
 
@@ -30,8 +41,11 @@ ACTION_FOR: dict[Permission, str] = {
 }
 
 
-def facts_for(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, PatientFacts]:
-    """Policy facts for many patients in two queries (absent ids are left out)."""
+def facts_for(session: Session, patient_ids: Iterable[uuid.UUID], *, principal: Principal | None = None,
+              now: datetime | None = None) -> dict[uuid.UUID, PatientFacts]:
+    """Policy facts for many patients in three queries (absent ids are left out).
+
+    The consent directives are those naming `principal` when given, else all live ones (the policy filters)."""
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
         return {}
@@ -43,13 +57,17 @@ def facts_for(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.U
     ).tuples()
     for pid, org in rows:
         orgs[pid].add(org)
-    return {pid: PatientFacts(patient_id=pid, organization_ids=frozenset(orgs[pid]), active=act)
+    consents = consent.consent_facts(session, list(active), principal=principal, now=now)
+    default = consent.organization_default()
+    return {pid: PatientFacts(patient_id=pid, organization_ids=frozenset(orgs[pid]), active=act,
+                              consents=consents.get(pid, ()), organization_default=default, at=now)
             for pid, act in active.items()}
 
 
-def get_patient_facts(session: Session, patient_id: uuid.UUID) -> PatientFacts:
+def get_patient_facts(session: Session, patient_id: uuid.UUID, *, principal: Principal | None = None,
+                      now: datetime | None = None) -> PatientFacts:
     """What the access policy needs to know about one patient; 404 if there is no such patient."""
-    facts = facts_for(session, [patient_id]).get(patient_id)
+    facts = facts_for(session, [patient_id], principal=principal, now=now).get(patient_id)
     if facts is None:
         raise NotFound("no such patient")
     return facts
@@ -59,7 +77,7 @@ def visible_ids(session: Session, principal: Principal | None, patient_ids: Iter
     """The ids among these that the caller may read: the only ones an error message may name."""
     if principal is None:
         return []
-    facts = facts_for(session, patient_ids)
+    facts = facts_for(session, patient_ids, principal=principal)
     return [pid for pid, f in facts.items()
             if decide_patient_access(principal, Permission.patient_read, f).allowed]
 
@@ -109,14 +127,26 @@ def authorize(
     if organization_ids is None:
         organization_ids = frozenset(session.scalars(select(PatientOrganization.organization_id)
                                                      .where(PatientOrganization.patient_id == patient_id)))
-    facts = PatientFacts(patient_id=patient_id, organization_ids=organization_ids, active=active)
-    decision = decide_patient_access(principal, permission, facts, category)
+    consents: tuple[ConsentFact, ...] = ()
+    if needs_consent_facts(principal, permission, patient_id):
+        consents = consent.consent_facts(session, [patient_id], principal=principal, now=now).get(patient_id, ())
+    facts = PatientFacts(patient_id=patient_id, organization_ids=organization_ids, active=active, consents=consents,
+                         organization_default=consent.organization_default(), at=now)
+    decision = decide_patient_access(principal, permission, facts, category, purpose=purpose)
     verb = action or ACTION_FOR.get(permission, "read")
     if not decision.allowed:
         audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
                      patient_id=patient_id, purpose=purpose, outcome="denied",
-                     detail={"basis": decision.basis, "permission": permission.value}, at=now)
+                     detail={"basis": decision.basis, "permission": permission.value,
+                             "category": category.value}, at=now)
         raise Forbidden(f"you may not {verb} this patient's record: {decision.reason}")
+    if decision.basis == BREAK_GLASS_BASIS:
+        # every access under break-glass is flagged, even where the caller writes its own richer entry
+        audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
+                     patient_id=patient_id, purpose="emergency",
+                     detail={"basis": decision.basis, "break_glass": True, "permission": permission.value,
+                             "category": category.value, "asked_purpose": purpose}, at=now)
+        return
     if audit_success:
         audit.record(session, principal, action=verb, resource_type=RESOURCE, resource_id=patient_id,
                      patient_id=patient_id, purpose=purpose, detail={"basis": decision.basis}, at=now)

@@ -141,7 +141,7 @@ def search_patients(session: Session, principal: Principal, *, query: PatientQue
             raise _bad("cursor", "malformed") from exc
         stmt = stmt.where(tuple_(*sort) > tuple_(str(after[0]), str(after[1]), last_id))
     stmt = stmt.order_by(*sort).limit(limit + 1)
-    keys = session.execute(stmt).tuples().all()
+    keys = session.execute(stmt).all()
     more = len(keys) > limit
     page = keys[:limit]
     ids = [k[0] for k in page]

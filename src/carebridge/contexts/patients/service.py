@@ -132,7 +132,7 @@ def _check_identifier_clash(session: Session, principal: Principal | None, pairs
     rows = session.execute(
         select(PatientIdentifier.system, PatientIdentifier.value, PatientIdentifier.patient_id)
         .where(tuple_(PatientIdentifier.system, PatientIdentifier.value).in_(pairs))
-    ).tuples().all()
+    ).all()
     clashes = [(s, v, pid) for s, v, pid in rows if pid != own_id]
     if not clashes:
         return
@@ -157,7 +157,7 @@ def _find_duplicates(session: Session, principal: Principal, data: PatientCreate
             Patient.family_name_norm == family, Patient.given_name_norm == given,
             Patient.birth_date == data.birth_date, Patient.active.is_(True),
         ).limit(50)
-    ).tuples().all()
+    ).all()
     # Phones that differ mean different people; a missing phone on either side cannot tell them apart.
     ids = [pid for pid, phone in rows if key is None or phone is None or phone == key]
     return [DuplicateCandidate(id=pid, reason="same name, birth date and phone")

@@ -7,7 +7,8 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import segno
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from starlette.responses import StreamingResponse
 
 from carebridge.contexts.identity import CurrentPrincipal
 from carebridge.contexts.prescribing import doses, lifecycle, refills, service, signing
@@ -34,7 +35,10 @@ from carebridge.contexts.prescribing.schemas import (
     SignedText,
     VerifyRead,
 )
+from carebridge.contexts.prescribing.stream import alert_events
+from carebridge.kernel.bus import EventBus
 from carebridge.kernel.deps import ClockDep, KeysDep, SessionDep
+from carebridge.kernel.sse import sse_response
 
 router = APIRouter(prefix="/api/v1", tags=["prescribing"])
 
@@ -190,6 +194,23 @@ def for_patient(patient_id: uuid.UUID, session: SessionDep, principal: CurrentPr
 def alerts(patient_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
            clock: ClockDep) -> list[OpenAlert]:
     return service.open_alerts(session, principal, patient_id=patient_id, now=clock.now())
+
+
+@router.get("/prescription-alerts/stream",
+            summary="Live stream (Server-Sent Events) of prescription events about one patient",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "An endless event stream."},
+                       **READ_ERRORS})
+def alert_stream(request: Request, session: SessionDep, principal: CurrentPrincipal, clock: ClockDep,
+                 patient: Annotated[uuid.UUID, Query(description="The patient whose prescriptions to watch.")]
+                 ) -> StreamingResponse:
+    """`prescription.*` events about the patient (`prescription.checked` after every decision-support run,
+    with `outcome` and the number of `blocking` alerts; created, signed, dispensed ...): ids and counts only,
+    fetch the alerts from `/patients/{id}/prescription-alerts`. The policy is checked when the stream opens;
+    a comment line is sent every 15 s."""
+    service.authorize_stream(session, principal, patient_id=patient, now=clock.now())
+    bus: EventBus = request.app.state.bus
+    return sse_response(alert_events(request, bus, patient))
 
 
 @router.get("/patients/{patient_id}/doses", summary="Today's doses across a patient's active prescriptions",

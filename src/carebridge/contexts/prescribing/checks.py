@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts import records
@@ -27,9 +27,20 @@ from carebridge.contexts.prescribing.schemas import ACTIVE_STATUSES, AlertRead, 
 from carebridge.engines.interactions import Alert, CheckRequest, MedicationOrder, Override, check
 from carebridge.engines.prescribing_rules.egfr import ckd_epi_2021, creatinine_mg_dl
 from carebridge.kernel.errors import Conflict, NotFound, ValidationProblem
+from carebridge.kernel.events import emit
 from carebridge.security import Principal
 
 BLOCKING_SEVERITIES = frozenset({"major", "contraindicated"})
+
+# Statements built once (see access.py): each check runs all four.
+_OTHER_ACTIVE = (select(PrescriptionItem).join(Prescription, Prescription.id == PrescriptionItem.prescription_id)
+                 .where(Prescription.patient_id == bindparam("patient_id"), Prescription.id != bindparam("rx_id"),
+                        Prescription.status.in_([s.value for s in ACTIVE_STATUSES])))
+_DECISIONS = (select(AlertDecision).where(AlertDecision.prescription_id == bindparam("rx_id"))
+              .order_by(AlertDecision.at))
+_LAST_SEQ = select(func.max(InteractionCheck.seq)).where(InteractionCheck.prescription_id == bindparam("rx_id"))
+_LATEST = (select(InteractionCheck).where(InteractionCheck.prescription_id == bindparam("rx_id"))
+           .order_by(InteractionCheck.seq.desc(), InteractionCheck.at.desc()).limit(1))
 
 
 def alert_key(kind: str, items: list[str]) -> str:
@@ -109,15 +120,11 @@ def _order(item: PrescriptionItem) -> MedicationOrder:
 
 
 def _other_active_items(session: Session, rx: Prescription) -> list[PrescriptionItem]:
-    stmt = (select(PrescriptionItem).join(Prescription, Prescription.id == PrescriptionItem.prescription_id)
-            .where(Prescription.patient_id == rx.patient_id, Prescription.id != rx.id,
-                   Prescription.status.in_([s.value for s in ACTIVE_STATUSES])))
-    return list(session.scalars(stmt))
+    return list(session.scalars(_OTHER_ACTIVE, {"patient_id": rx.patient_id, "rx_id": rx.id}))
 
 
 def decisions(session: Session, rx_id: uuid.UUID) -> dict[str, AlertDecision]:
-    rows = session.scalars(select(AlertDecision).where(AlertDecision.prescription_id == rx_id)
-                           .order_by(AlertDecision.at))
+    rows = session.scalars(_DECISIONS, {"rx_id": rx_id})
     return {d.alert_key: d for d in rows}
 
 
@@ -146,8 +153,7 @@ def run(session: Session, principal: Principal | None, rx: Prescription, items: 
               "given": clinical.model_dump(mode="json"), "sources": sources, "engine_inputs": result.inputs}
     if event is not None:
         inputs["event"] = event
-    seq = (session.scalar(select(func.max(InteractionCheck.seq)).where(InteractionCheck.prescription_id == rx.id))
-           or 0) + 1
+    seq = (session.scalar(_LAST_SEQ, {"rx_id": rx.id}) or 0) + 1
     row = InteractionCheck(id=uuid.uuid4(), prescription_id=rx.id, patient_id=rx.patient_id, seq=seq,
                            by_user_id=principal.user_id if principal else None, trigger=trigger,
                            knowledge_version=result.knowledge_version, inputs=inputs,
@@ -157,7 +163,13 @@ def run(session: Session, principal: Principal | None, rx: Prescription, items: 
     trail(session, principal, rx, "check", now=now,
           detail={"outcome": outcome, "alerts": len(alerts), "knowledge_version": result.knowledge_version,
                   "trigger": trigger})
-    return to_read(row)
+    # an open prescriber page re-draws its alerts on this (stream.py); ids and counts only
+    emit(session, "prescription.checked", {"prescription_id": str(rx.id), "patient_id": str(rx.patient_id),
+                                           "outcome": outcome, "trigger": trigger,
+                                           "blocking": sum(1 for a in alerts if a.blocking)})
+    # the alerts as just built, not re-read from the stored JSON (the same values: the row was dumped from them)
+    return CheckRead(id=row.id, prescription_id=rx.id, at=now, trigger=trigger, knowledge_version=row.knowledge_version,
+                     outcome=outcome, alerts=alerts, inputs=inputs)
 
 
 def to_read(row: InteractionCheck, decided: dict[str, AlertDecision] | None = None) -> CheckRead:
@@ -173,8 +185,7 @@ def to_read(row: InteractionCheck, decided: dict[str, AlertDecision] | None = No
 
 
 def latest(session: Session, rx_id: uuid.UUID) -> InteractionCheck | None:
-    return session.scalars(select(InteractionCheck).where(InteractionCheck.prescription_id == rx_id)
-                           .order_by(InteractionCheck.seq.desc(), InteractionCheck.at.desc()).limit(1)).first()
+    return session.scalars(_LATEST, {"rx_id": rx_id}).first()
 
 
 def decide(session: Session, principal: Principal, rx: Prescription, *, kind: str, items: list[str], action: str,

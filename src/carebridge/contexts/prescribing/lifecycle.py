@@ -224,7 +224,8 @@ def request_refill(session: Session, principal: Principal, *, rx_id: uuid.UUID, 
     session.add(req)
     session.flush()
     trail(session, principal, rx, "refill_request", now=now)
-    emit(session, "prescription.refill_requested", {"prescription_id": str(rx.id)})
+    emit(session, "prescription.refill_requested", {"prescription_id": str(rx.id),
+                                                    "patient_id": str(rx.patient_id)})
     return RefillRead.model_validate(req, from_attributes=True)
 
 

@@ -39,6 +39,8 @@ class Prescription(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     close_reason: Mapped[str] = mapped_column(String(500), default="")
+    # dose reminders are queued up to here (a week at signing, then daily by jobs.py); None: none left to queue
+    reminders_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class PrescriptionItem(Base):

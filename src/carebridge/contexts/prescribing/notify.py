@@ -7,8 +7,8 @@ preferences and quiet hours), with the record's phone as a fallback contact. Eac
 link (`/medications/doses/<dose id>?t=<token>`, an HMAC of the dose id with the server secret) that marks
 that one dose taken or skipped without signing in: it can touch nothing else, and only until a day after the
 dose (see doses.mark_by_link). Only the first week of doses is queued at signing (a year-long course would be
-hundreds of rows). Dedupe keys `rx:<id>:...` make a repeat harmless and let `cancel_pending` withdraw all of a
-prescription's messages at once.
+hundreds of rows); the daily job (jobs.py) keeps a week queued ahead from `reminders_until` on. Dedupe keys
+`rx:<id>:...` make a repeat harmless and let `cancel_pending` withdraw all of a prescription's messages at once.
 
 The patient's account is found through a read-only projection of the users table (id, patient_id, is_active),
 as the audit context reads organization names: a lookup, not a dependency on identity's internals.
@@ -80,15 +80,24 @@ def recipient_for(session: Session, patient: Patient) -> notifications.Recipient
 
 def queue_reminders(session: Session, rx: Prescription, items: list[PrescriptionItem], patient: Patient, *,
                     secret: bytes, now: datetime) -> int:
-    """Queue reminders for the doses due in the coming week; a patient with no account and no phone gets none."""
+    """Queue reminders for the doses due from `rx.reminders_until` (signing, the first time) to a week from now,
+    and move the mark; a patient with no account and no phone gets none. The number queued."""
+    if rx.signed_at is None:
+        return 0
+    after, horizon = rx.reminders_until, now + QUEUE_AHEAD
+    plans: list[tuple[PrescriptionItem, list[datetime]]] = []
+    more = False  # does any item have a dose beyond the horizon?
+    for item in items:
+        times = schedule(item, rx.signed_at)
+        more = more or bool(times and times[-1] > horizon)
+        plans.append((item, [d for d in times if (after is None or d > after) and now <= d <= horizon]))
+    rx.reminders_until = horizon if more else None  # None: nothing left for the daily job to queue
     recipient = recipient_for(session, patient)
-    if recipient is None or rx.signed_at is None:
+    if recipient is None:
         return 0
     count = 0
-    for item in items:
-        for due in schedule(item, rx.signed_at):
-            if due > now + QUEUE_AHEAD:
-                break
+    for item, due_times in plans:
+        for due in due_times:
             the_id = dose_id_of(item.id, due)
             notifications.enqueue(
                 session, recipient=recipient, template=DOSE_REMINDER, now=now, not_before=due,

@@ -30,6 +30,7 @@ from carebridge.contexts.prescribing import checks
 from carebridge.contexts.prescribing.access import items_of
 from carebridge.contexts.prescribing.models import HandledEvent, Prescription
 from carebridge.contexts.prescribing.schemas import ACTIVE_STATUSES, RxStatus
+from carebridge.kernel.background import BackgroundLoop, run_in_thread_gated
 from carebridge.kernel.clock import Clock
 from carebridge.kernel.db import Database
 from carebridge.kernel.events import OutboxEvent
@@ -107,7 +108,7 @@ def pending(session: Session, *, now: datetime, limit: int) -> list[OutboxEvent]
         OutboxEvent.id.not_in(handled)).order_by(OutboxEvent.created_at, OutboxEvent.id).limit(limit)))
 
 
-class RecheckJob:
+class RecheckJob(BackgroundLoop):
     """Runs `run_once` every `poll_seconds` in the service's lifespan (tests call `run_once` themselves)."""
 
     def __init__(self, database: Database, clock: Clock, *, poll_seconds: float = 2.0, batch: int = 100) -> None:
@@ -134,11 +135,7 @@ class RecheckJob:
         return done
 
     async def _step(self) -> int:
-        gate = self.database.sqlite_gate() if self.database.is_sqlite else None
-        if gate is None:
-            return await asyncio.to_thread(self.run_once)
-        async with gate:
-            return await asyncio.to_thread(self.run_once)
+        return await run_in_thread_gated(self.database, self.run_once)
 
     async def run_forever(self) -> None:
         while True:
@@ -148,13 +145,3 @@ class RecheckJob:
             except Exception:
                 log.exception("prescription re-check job failed; trying again later")
             await asyncio.sleep(self.poll_seconds)
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run_forever())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

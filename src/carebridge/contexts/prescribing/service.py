@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts import audit, patients
-from carebridge.contexts.prescribing import checks
+from carebridge.contexts.prescribing import checks, expiry
 from carebridge.contexts.prescribing.access import RESOURCE, items_of, load, patient_for, trail
 from carebridge.contexts.prescribing.models import Prescription, PrescriptionItem
 from carebridge.contexts.prescribing.schemas import (
@@ -29,9 +30,15 @@ from carebridge.contexts.prescribing.schemas import (
 )
 from carebridge.engines.interactions import search
 from carebridge.kernel.errors import ValidationProblem
-from carebridge.kernel.events import emit
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
-from carebridge.security import DataCategory, Permission, Principal, decide_patient_access, require
+from carebridge.security import (
+    DataCategory,
+    Permission,
+    Principal,
+    decide_patient_access,
+    has_permission,
+    require,
+)
 
 MAX_PICKER = 50  # the engine's picker ranks at most this many hits
 
@@ -68,16 +75,9 @@ def to_read(session: Session, rx: Prescription, items: list[PrescriptionItem]) -
         latest_check=checks.to_read(last, checks.decisions(session, rx.id)) if last else None)
 
 
-def _expire_if_due(session: Session, rx: Prescription, now: datetime) -> None:
-    if rx.status == RxStatus.signed and rx.expires_at is not None and now >= rx.expires_at:
-        rx.status = RxStatus.expired
-        rx.closed_at = rx.updated_at = now
-        emit(session, "prescription.expired", {"prescription_id": str(rx.id), "patient_id": str(rx.patient_id)})
-
-
 def get_prescription(session: Session, principal: Principal, *, rx_id: uuid.UUID, now: datetime) -> PrescriptionRead:
     rx, items, _ = load(session, principal, rx_id, Permission.prescription_read, now=now)
-    _expire_if_due(session, rx, now)
+    expiry.expire(session, rx, now=now, via="read")
     trail(session, principal, rx, "read", now=now)
     return to_read(session, rx, items)
 
@@ -133,6 +133,37 @@ def open_alerts(session: Session, principal: Principal, *, patient_id: uuid.UUID
                                  trigger=last.trigger if last else ""))
     trail_patient(session, principal, patient_id, now=now, count=len(out))
     return out
+
+
+class ChartAlerts(BaseModel):
+    """What a patient's chart shows about prescribing: the open alerts and whether the viewer may prescribe."""
+
+    alerts: list[OpenAlert]
+    may_prescribe: bool
+
+
+def chart_alerts(session: Session, principal: Principal, *, patient_id: uuid.UUID,
+                 now: datetime) -> ChartAlerts | None:
+    """The open alerts for the records chart, or None for a viewer who does not see them there.
+
+    Patients and caregivers see their medicines on /medications; staff whose role or the patient's consent
+    keeps out of prescriptions get None without a refusal entry, since the chart did not ask for prescriptions
+    (a request that did, e.g. the alerts API, is refused and recorded as usual)."""
+    if not principal.is_staff or not has_permission(principal.role, Permission.prescription_read):
+        return None
+    facts = patients.get_patient_facts(session, patient_id, principal=principal, now=now)
+    if not decide_patient_access(principal, Permission.prescription_read, facts, DataCategory.prescriptions,
+                                 purpose="treatment").allowed:
+        return None
+    return ChartAlerts(alerts=open_alerts(session, principal, patient_id=patient_id, now=now),
+                       may_prescribe=has_permission(principal.role, Permission.prescription_write))
+
+
+def authorize_stream(session: Session, principal: Principal, *, patient_id: uuid.UUID, now: datetime) -> None:
+    """Opening the live alert stream is a read of the patient's prescriptions: the same policy, one audit entry."""
+    patient_for(session, principal, patient_id, Permission.prescription_read, now=now)
+    audit.record(session, principal, action="read", resource_type=RESOURCE, patient_id=patient_id,
+                 detail={"stream": "prescription-alerts"}, at=now)
 
 
 def pharmacy_queue(session: Session, principal: Principal, *, limit: int, now: datetime) -> list[PrescriptionRead]:

@@ -20,7 +20,8 @@ from fastapi import Form, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from carebridge.contexts.prescribing import access, doses, lifecycle, refills, service
+from carebridge.contexts.prescribing import access, doses, lifecycle, printing, refills, service
+from carebridge.contexts.prescribing.assets import LIVE_CSP, LIVE_SCRIPT, PRINT_CSS, PRINT_CSS_PATH, SCRIPT_PATH
 from carebridge.contexts.prescribing.schemas import (
     AlertDecide,
     ClinicalInputs,
@@ -76,10 +77,16 @@ def _prescriber_page(page: Page, pid: uuid.UUID, *, error: str | None = None, q:
     alerts = service.open_alerts(page.session, principal, patient_id=pid, now=now)
     open_refills = refills.list_for_patient(page.session, principal, patient_id=pid, status="open", now=now)
     hits = service.search_medications(principal, q=q, limit=10, cursor=None).items if q.strip() else []
+    page.extra_headers["Content-Security-Policy"] = LIVE_CSP
     return page.render("prescribing/prescriber.html", status_code=status_code, patient=patient,
                        prescriptions=listed.items, alerts=alerts, refills=open_refills, hits=hits, q=q,
                        rows=range(ROWS), values=values or {}, error=error, severities=SEVERITY_LABELS,
                        may_write=principal.role is Role.practitioner)
+
+
+@router.get(SCRIPT_PATH, summary="The prescriber page's live-alert script")
+def live_script() -> Response:
+    return Response(LIVE_SCRIPT, media_type="text/javascript", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/prescribe/{patient_id}", summary="Prescriber's view of a patient's medicines")
@@ -149,6 +156,18 @@ def _review(page: Page, rx_id: uuid.UUID, *, error: str | None = None, status_co
 @router.get("/prescriptions/{rx_id}/review", summary="A prescription's alerts, decisions and signature")
 def review(page: SignedInPageDep, rx_id: str) -> Response:
     return _review(page, _rx_id(rx_id))
+
+
+@router.get("/prescriptions/{rx_id}/print", summary="Printable prescription with the QR code that verifies it")
+def print_page(page: SignedInPageDep, rx_id: str) -> Response:
+    principal, _me = signed_in(page)
+    sheet = printing.printable(page.session, principal, rx_id=_rx_id(rx_id), now=page.clock.now())
+    return page.render("prescribing/print.html", sheet=sheet, rx=sheet.rx)
+
+
+@router.get(PRINT_CSS_PATH, summary="The printed prescription's style sheet")
+def print_css() -> Response:
+    return Response(PRINT_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.post("/prescriptions/{rx_id}/review/check", summary="Check a prescription again")

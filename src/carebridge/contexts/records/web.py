@@ -16,11 +16,13 @@ from fastapi import Form, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from carebridge.contexts import prescribing
 from carebridge.contexts.records import entries, service, summary, timeline
 from carebridge.contexts.records.schemas import ConditionCreate, EncounterClose, EncounterCreate, ObservationCreate
 from carebridge.contexts.records.terminology import CodeSystem, lookup, search
 from carebridge.contexts.records.vocab import ConditionCategory, EncounterClass, RecordKind
 from carebridge.kernel.errors import NotFound
+from carebridge.security import Permission, has_permission
 from carebridge.web.i18n import N_
 from carebridge.web.render import SignedInPageDep, page_router, parse_uuid, signed_in
 
@@ -89,9 +91,11 @@ def timeline_page(page: SignedInPageDep, patient_id: str,
     query = {k: v for k, v in (("kind", kind if kinds else None), ("from", from_ if start else None),
                                ("to", to if end else None)) if v}
     more = f"/record/{pid}?" + urlencode({**query, "cursor": result.next_cursor}) if result.next_cursor else None
+    rx = prescribing.chart_alerts(page.session, principal, patient_id=pid, now=page.clock.now())
     return page.render("records/timeline.html", patient_id=pid, items=result.items, kinds=KIND_LABELS,
                        kind=kind if kinds else "", from_=from_ if start else "", to=to if end else "",
-                       more_url=more, may_write=principal.is_staff)
+                       more_url=more, may_write=principal.is_staff, rx=rx,
+                       may_break_glass=has_permission(principal.role, Permission.break_glass))
 
 
 def _note_form(page: SignedInPageDep, patient_id: str, *, errors: list[str] | None = None,

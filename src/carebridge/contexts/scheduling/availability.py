@@ -195,7 +195,7 @@ def booked_counts(session: Session, keys: Sequence[engine.SlotKey]) -> dict[engi
         select(SlotSeat.practitioner_id, SlotSeat.start_at, func.count())
         .where(SlotSeat.start_at.in_(starts), SlotSeat.practitioner_id.in_(pids))
         .group_by(SlotSeat.practitioner_id, SlotSeat.start_at)
-    ).tuples()
+    )
     return {(pid, start.astimezone(UTC)): int(n) for pid, start, n in rows}
 
 

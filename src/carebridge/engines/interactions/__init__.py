@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from carebridge.engines.interactions.catalogue import PickerHit, load_catalogue, search
 from carebridge.engines.interactions.engine import check, check_names
-from carebridge.engines.interactions.knowledge import load_knowledge
+from carebridge.engines.interactions.knowledge import load_knowledge, preload
 from carebridge.engines.interactions.models import (
     Alert,
     CheckRequest,
@@ -36,6 +36,7 @@ __all__ = [
     "knowledge_version",
     "load_catalogue",
     "load_knowledge",
+    "preload",
     "search",
 ]
 

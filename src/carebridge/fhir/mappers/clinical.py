@@ -104,6 +104,11 @@ def validated(model: type[M], fields: dict[str, Any], resource_type: str, elemen
         raise invalid(resource_type, exc, elements) from exc
 
 
+def _full_day(value: Any) -> Any:
+    """A year or a month (`2004`) is no day the record can keep; it stays in the received body only."""
+    return None if isinstance(value, str) and len(value) < 10 else value
+
+
 def _notes(body: dict[str, Any]) -> str:
     return "\n".join(str(n["text"]) for n in body.get("note") or [] if n.get("text"))[:2000]
 
@@ -316,7 +321,7 @@ def create_allergy(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | 
     reaction = (body.get("reaction") or [{}])[0]
     manifest = ", ".join(filter(None, (text_of(m) for m in reaction.get("manifestation") or [])))
     fields: dict[str, Any] = {"substance": substance[:200], "category": categories[0], "reaction": manifest[:500],
-                              "onset_date": day(body.get("onsetDateTime"), "AllergyIntolerance", "onset[x]"),
+                              "onset_date": day(_full_day(body.get("onsetDateTime")), "AllergyIntolerance", "onset[x]"),
                               "note": _notes(body), "encounter_id": optional_id(body, "encounter", "Encounter")}
     for name in ("type", "criticality"):
         if body.get(name):

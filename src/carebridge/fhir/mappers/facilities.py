@@ -110,8 +110,13 @@ def search_locations(ctx: Context, query: Query, count: int, cursor: str | None)
         rows = _near(ctx, near, count)
     else:
         raise bad_param("near", "Location search needs near or _id (a directory listing is not offered yet)")
-    rows = [f for f in rows if all(starts(f.name, v) for v in query.params.get("name", []))
-            and all(starts(f.address.city, v) for v in query.params.get("address-city", []))]
+    p = query.params
+    rows = [f for f in rows if all(starts(f.name, v) for v in p.get("name", []))
+            and all(starts(f.address.city, v) for v in p.get("address-city", []))
+            and all(("active" if f.active else "inactive") == v for v in p.get("status", []))
+            and all(f.type.value == _code(v) for v in p.get("type", []))
+            and all(f.external_id == _code(v) for v in p.get("identifier", []))
+            and all(str(f.organization_id) == v.rpartition("/")[2] for v in p.get("organization", []))]
     return Found(items=[location(f) for f in rows[:count]], next_cursor=None)
 
 
@@ -126,8 +131,11 @@ def search_services(ctx: Context, query: Query, count: int, cursor: str | None) 
         rows = _one(ctx, loc, "location")
     else:
         raise bad_param("location", "HealthcareService search needs location or _id")
-    rows = [f for f in rows if all(_code(v) in f.services for v in query.params.get("service-type", []))
-            and all(_code(v) in f.specialties for v in query.params.get("specialty", []))]
+    p = query.params
+    rows = [f for f in rows if all(_code(v) in f.services for v in p.get("service-type", []))
+            and all(_code(v) in f.specialties for v in p.get("specialty", []))
+            and all(str(f.active).lower() == v for v in p.get("active", []))
+            and all(str(f.organization_id) == v.rpartition("/")[2] for v in p.get("organization", []))]
     return Found(items=[service(f) for f in rows[:count]], next_cursor=None)
 
 
@@ -136,7 +144,11 @@ LOCATION = Mapper(
     search_params=(SearchParam("_id", "token", "The facility's id."),
                    SearchParam("near", "special", "latitude|longitude|distance|unit (km, m, mi); nearest first."),
                    SearchParam("name", "string", "Prefix of the name (with near)."),
-                   SearchParam("address-city", "string", "Prefix of the city (with near).")),
+                   SearchParam("address-city", "string", "Prefix of the city (with near)."),
+                   SearchParam("status", "token", "active | inactive (with near or _id)."),
+                   SearchParam("type", "token", "The facility type, e.g. phc, hospital (with near or _id)."),
+                   SearchParam("identifier", "token", "The external id (with near or _id)."),
+                   SearchParam("organization", "reference", "Organization/<id> managing it (with near or _id).")),
     search=search_locations, read=lambda ctx, rid: location(_get(ctx, rid)),
     not_kept=("opening hours (hoursOfOperation)", "beds", "insurance", "ownership"))
 HEALTHCARE_SERVICE = Mapper(
@@ -144,5 +156,7 @@ HEALTHCARE_SERVICE = Mapper(
     search_params=(SearchParam("_id", "token", "The facility's id."),
                    SearchParam("location", "reference", "Location/<id>."),
                    SearchParam("service-type", "token", "A service code (with location)."),
-                   SearchParam("specialty", "token", "A specialty code (with location).")),
+                   SearchParam("specialty", "token", "A specialty code (with location)."),
+                   SearchParam("active", "token", "true | false (with location or _id)."),
+                   SearchParam("organization", "reference", "Organization/<id> providing it (with location or _id).")),
     search=search_services, read=lambda ctx, rid: service(_get(ctx, rid)))

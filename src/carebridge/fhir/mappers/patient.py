@@ -21,6 +21,7 @@ from carebridge.fhir.outcome import FhirError, issue
 from carebridge.fhir.registry import Context, Found, Mapper, Query, SearchParam, Stored
 from carebridge.fhir.search import collect, count_all, date_param, only_id, starts, uuid_param
 from carebridge.fhir.validate import check
+from carebridge.kernel import text
 from carebridge.kernel.errors import Forbidden, NotFound
 
 TYPE = "Patient"
@@ -125,6 +126,20 @@ def _geo(address: dict[str, Any]) -> dict[str, float] | None:
     return None
 
 
+def _dialable(value: Any) -> bool:
+    """A number the record can keep; another (`(03) 5555 6473`) stays in the received body only."""
+    try:
+        text.phone(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _country(value: Any) -> str | None:
+    """The record keeps ISO 3166 alpha-2 codes; another form (`USA`, `NLD`) stays in the received body only."""
+    return value if isinstance(value, str) and len(value) == 2 and value.isascii() and value.isupper() else None
+
+
 def from_fhir(body: dict[str, Any]) -> dict[str, Any]:
     """The patients context's fields from a validated Patient; unmapped elements are dropped (NOT_KEPT)."""
     names = body.get("name") or []
@@ -135,7 +150,8 @@ def from_fhir(body: dict[str, Any]) -> dict[str, Any]:
     given = " ".join(official.get("given") or []) or str(official.get("text"))
     usual = _first(names, "use", "usual")
     telecom = body.get("telecom") or []
-    phone, email = _first(telecom, "system", "phone"), _first(telecom, "system", "email")
+    phone = next((t for t in telecom if t.get("system") == "phone" and _dialable(t.get("value"))), None)
+    email = _first(telecom, "system", "email")
     data: dict[str, Any] = {
         "given_name": given, "family_name": official.get("family") or "",
         "preferred_name": " ".join(usual.get("given") or []) or usual.get("text") if usual else None,
@@ -153,13 +169,16 @@ def from_fhir(body: dict[str, Any]) -> dict[str, Any]:
         a = body["address"][0]
         data["address"] = {"line": ", ".join(a.get("line") or []) or None, "city": a.get("city"),
                            "district": a.get("district"), "state": a.get("state"),
-                           "postal_code": a.get("postalCode"), "country": a.get("country"), "geo": _geo(a)}
-    data["identifiers"] = [{"system": i["system"], "value": i["value"]} for i in body.get("identifier") or []
-                           if i.get("system") and i.get("value")]
+                           "postal_code": a.get("postalCode"), "country": _country(a.get("country")),
+                           "geo": _geo(a)}
+    # the same identifier twice (Patient-f201 lists one per use) is one identifier in the record
+    data["identifiers"] = list({(i["system"], i["value"]): {"system": i["system"], "value": i["value"]}
+                                for i in body.get("identifier") or [] if i.get("system") and i.get("value")}.values())
     contacts = []
     for c in body.get("contact") or []:
         ct = c.get("telecom") or []
-        cphone, cemail = _first(ct, "system", "phone"), _first(ct, "system", "email")
+        cphone = next((t for t in ct if t.get("system") == "phone" and _dialable(t.get("value"))), None)
+        cemail = _first(ct, "system", "email")
         name = (c.get("name") or {}).get("text") or " ".join(
             [*(c.get("name") or {}).get("given", []), (c.get("name") or {}).get("family", "")]).strip()
         if cphone and name:

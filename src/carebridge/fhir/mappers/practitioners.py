@@ -13,7 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from carebridge.contexts import practitioners
-from carebridge.contexts.practitioners import OrganizationRead, PractitionerRead, PractitionerRoleRead
+from carebridge.contexts.practitioners import (
+    OrganizationRead,
+    OrganizationType,
+    PractitionerRead,
+    PractitionerRoleRead,
+)
 from carebridge.fhir.outcome import bad_param
 from carebridge.fhir.registry import Context, Found, Mapper, Query, SearchParam, Stored
 from carebridge.fhir.search import collect, only_id, uuid_param
@@ -105,39 +110,92 @@ def _by_id(ids: list[str], reader: Any, ctx: Context) -> Found:
         return Found(items=[], next_cursor=None)
 
 
+def _active(query: Query) -> bool | None:
+    value = query.one("active")
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise bad_param("active", "true or false")
+    return value == "true"
+
+
+def _words(value: str) -> list[str]:
+    return value.casefold().split()
+
+
+def _starts_any(words: list[str], wanted: str) -> bool:
+    return any(w.startswith(wanted.casefold()) for w in words)
+
+
+def _identifier(value: str | None, system: str, wanted: str) -> bool:
+    """`value`, `|value` or `<system>|value` against the one identifier the record keeps."""
+    want_system, sep, want = wanted.rpartition("|")
+    return value is not None and value == want and (not sep or not want_system or want_system == system)
+
+
+def _telecom_test(value: str | None, wanted: str) -> bool:
+    return value is not None and value.replace(" ", "").casefold() == wanted.replace(" ", "").casefold()
+
+
 def search_practitioners(ctx: Context, query: Query, count: int, cursor: str | None) -> Found:
     if ids := only_id(query):
         return _by_id(ids, read_practitioner, ctx)
     name = " ".join(query.params.get("name", [])) or None
     wanted = query.one("identifier")
+    active = _active(query)
+    p = query.params
 
     def fetch(cur: str | None, limit: int) -> tuple[list[PractitionerRead], str | None]:
         page = practitioners.search_practitioners(ctx.session, ctx.principal, name=name, specialty=None,
-                                                  organization_id=None, include_inactive=False, limit=limit,
-                                                  cursor=cur)
+                                                  organization_id=None, include_inactive=active is False,
+                                                  limit=limit, cursor=cur)
         return page.items, page.next_cursor
 
-    def keep(p: PractitionerRead) -> bool:
-        if wanted is None:
-            return True
-        system, sep, value = wanted.rpartition("|")
-        return p.registration_number == value and (not sep or not system
-                                                   or system == COUNCIL_SYSTEM + (p.registration_council or ""))
+    def keep(pr: PractitionerRead) -> bool:
+        if wanted is not None:
+            system, sep, value = wanted.rpartition("|")
+            if pr.registration_number != value or (sep and system and
+                                                   system != COUNCIL_SYSTEM + (pr.registration_council or "")):
+                return False
+        return ((active is None or pr.active is active)
+                and all(_starts_any(_words(pr.family_name or ""), v) for v in p.get("family", []))
+                and all(_starts_any(_words(pr.given_name), v) for v in p.get("given", []))
+                and all((pr.gender.value if pr.gender else None) == v for v in p.get("gender", []))
+                and all(_telecom_test(pr.email, v) for v in p.get("email", []))
+                and all(_telecom_test(pr.phone, v) for v in p.get("phone", []))
+                and all(v.rpartition("|")[2] in pr.languages for v in p.get("communication", [])))
 
-    return collect(fetch, keep, practitioner, count, cursor, filtered=wanted is not None)
+    filtered = wanted is not None or active is False or any(
+        k in p for k in ("family", "given", "gender", "email", "phone", "communication"))
+    return collect(fetch, keep, practitioner, count, cursor, filtered=filtered)
 
 
 def search_organizations(ctx: Context, query: Query, count: int, cursor: str | None) -> Found:
     if ids := only_id(query):
         return _by_id(ids, read_organization, ctx)
     name = query.one("name")
+    active = _active(query)
+    p = query.params
+    kinds = {v.rpartition("|")[2] for v in p.get("type", [])}
+    if len(kinds) > 1:
+        return Found(items=[], next_cursor=None)
+    try:
+        kind = OrganizationType(next(iter(kinds))) if kinds else None
+    except ValueError:
+        return Found(items=[], next_cursor=None)
 
     def fetch(cur: str | None, limit: int) -> tuple[list[OrganizationRead], str | None]:
-        page = practitioners.list_organizations(ctx.session, ctx.principal, name=name, type_=None,
-                                                include_inactive=False, limit=limit, cursor=cur)
+        page = practitioners.list_organizations(ctx.session, ctx.principal, name=name, type_=kind,
+                                                include_inactive=active is False, limit=limit, cursor=cur)
         return page.items, page.next_cursor
 
-    return collect(fetch, lambda _: True, organization, count, cursor, filtered=False)
+    def keep(o: OrganizationRead) -> bool:
+        return ((active is None or o.active is active)
+                and all(_identifier(o.external_id, ORG_EXTERNAL_SYSTEM, v) for v in p.get("identifier", []))
+                and all(_starts_any([(o.city or "").casefold()], v) for v in p.get("address-city", [])))
+
+    filtered = active is False or "identifier" in p or "address-city" in p
+    return collect(fetch, keep, organization, count, cursor, filtered=filtered)
 
 
 def search_roles(ctx: Context, query: Query, count: int, cursor: str | None) -> Found:
@@ -149,30 +207,48 @@ def search_roles(ctx: Context, query: Query, count: int, cursor: str | None) -> 
     oid = uuid_param("organization", org) if org else None
     if (pract and pid is None) or (org and oid is None):
         return Found(items=[], next_cursor=None)
+    active = _active(query)
     try:
         rows = practitioners.list_roles(ctx.session, ctx.principal, practitioner_id=pid, organization_id=oid,
-                                        limit=count)
+                                        include_inactive=active is False, limit=100)
     except NotFound:
         rows = []
-    return Found(items=[role(r) for r in rows], next_cursor=None)
+    rows = [r for r in rows if (active is None or r.active is active)
+            and all(r.code.value == v.rpartition("|")[2] for v in query.params.get("role", []))
+            and all(v.rpartition("|")[2] in r.specialties for v in query.params.get("specialty", []))]
+    return Found(items=[role(r) for r in rows[:count]], next_cursor=None)
 
 
 PRACTITIONER = Mapper(
     type="Practitioner", documentation="Practitioners registered with CareBridge.",
     search_params=(SearchParam("_id", "token", "The practitioner's id."),
                    SearchParam("name", "string", "Prefix of any word of the name."),
-                   SearchParam("identifier", "token", "Registration number: [<system>|]number.")),
+                   SearchParam("identifier", "token", "Registration number: [<system>|]number."),
+                   SearchParam("active", "token", "true (the default listing) | false."),
+                   SearchParam("family", "string", "Prefix of a word of the family name (tested on each page)."),
+                   SearchParam("given", "string", "Prefix of a given name (tested on each page)."),
+                   SearchParam("gender", "token", "male | female | other | unknown (tested on each page)."),
+                   SearchParam("email", "token", "The e-mail address (tested on each page)."),
+                   SearchParam("phone", "token", "The phone number, spaces ignored (tested on each page)."),
+                   SearchParam("communication", "token", "A language (BCP 47) spoken (tested on each page).")),
     search=search_practitioners, read=read_practitioner,
     not_kept=("text", "extension", "address", "photo", "birthDate", "identifier other than one registration",
               "qualification.identifier/period/issuer", "telecom.use"))
 ORGANIZATION = Mapper(
     type="Organization", documentation="Clinics, hospitals, labs, pharmacies and public programmes.",
     search_params=(SearchParam("_id", "token", "The organization's id."),
-                   SearchParam("name", "string", "Case-insensitive prefix of the name.")),
+                   SearchParam("name", "string", "Case-insensitive prefix of the name."),
+                   SearchParam("active", "token", "true (the default listing) | false."),
+                   SearchParam("type", "token", "clinic | hospital | lab | pharmacy | … (the record's own types)."),
+                   SearchParam("identifier", "token", "The external id (tested on each page)."),
+                   SearchParam("address-city", "string", "Prefix of the city (tested on each page).")),
     search=search_organizations, read=read_organization,
     not_kept=("text", "extension", "alias", "partOf", "contact", "endpoint", "address beyond the first"))
 PRACTITIONER_ROLE = Mapper(
     type="PractitionerRole", documentation="What a practitioner does at an organization (search only: no read by id).",
     search_params=(SearchParam("practitioner", "reference", "Practitioner/<id> or <id>."),
-                   SearchParam("organization", "reference", "Organization/<id> or <id>.")),
+                   SearchParam("organization", "reference", "Organization/<id> or <id>."),
+                   SearchParam("active", "token", "true (the default) | false."),
+                   SearchParam("role", "token", "The role code (urn:carebridge:role)."),
+                   SearchParam("specialty", "token", "A specialty code (urn:carebridge:specialty).")),
     search=search_roles)

@@ -9,12 +9,12 @@ Booking stays with `/api/v1/appointments` (it needs a free seat, the waitlist an
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from carebridge.contexts import scheduling
 from carebridge.contexts.scheduling import AppointmentRead, AvailabilityRuleRead, SlotRead
-from carebridge.fhir.mappers.common import NONE, by_id, iso, one_code, patient_id, prune, stored, window
+from carebridge.fhir.mappers.common import NONE, Window, by_id, iso, one_code, patient_id, prune, stored, window
 from carebridge.fhir.outcome import bad_param
 from carebridge.fhir.registry import Context, Found, Mapper, Query, ReferenceParam, SearchParam, SortParam, Stored
 from carebridge.fhir.search import collect, uuid_param
@@ -127,15 +127,28 @@ def search_schedules(ctx: Context, query: Query, count: int, cursor: str | None)
     if practitioner is None and query.params.get("actor"):
         return NONE
     active = query.one("active")
-    rows = [r for r in rules if active is None or str(r.active).lower() == active.lower()]
+    when = window(query, "date")
+    kinds = [v.rpartition("|")[2] for v in query.params.get("service-type", [])]
+    rows = [r for r in rules if (active is None or str(r.active).lower() == active.lower())
+            and all(k in {x.value for x in r.kinds} for k in kinds) and _horizon_meets(r, when)]
     return Found(items=[schedule(r) for r in rows[:count]], next_cursor=None)
+
+
+def _horizon_meets(r: AvailabilityRuleRead, when: Window) -> bool:
+    """`date`: the planning horizon [starts_on, until] overlaps the searched range."""
+    start = datetime.combine(r.starts_on, time(0), tzinfo=UTC)
+    end = datetime.combine(r.until, time(0), tzinfo=UTC) + timedelta(days=1) if r.until else None
+    return ((when.before is None or start < when.before) and (when.since is None or end is None or end > when.since)
+            and not when.empty)
 
 
 SCHEDULE = Mapper(
     type="Schedule", documentation="Availability rules: a practitioner at a facility on a recurrence.",
     search_params=(SearchParam("_id", "token", "The rule's id."),
                    SearchParam("actor", "reference", "Practitioner/<id>."),
-                   SearchParam("active", "token", "true | false.")),
+                   SearchParam("active", "token", "true | false."),
+                   SearchParam("date", "date", "The planning horizon overlaps: ge, gt, le, lt, eq, sa, eb."),
+                   SearchParam("service-type", "token", "in_person | teleconsultation | … (the kinds offered).")),
     search=search_schedules, read=read_schedule,
     references=(ReferenceParam("actor", ("Practitioner", "Location"), "actor"),),
     not_kept=("(read only; managed through /api/v1/availability) breaks, exceptions, specialties, languages",))
@@ -172,13 +185,19 @@ def search_slots(ctx: Context, query: Query, count: int, cursor: str | None) -> 
                                        limit=limit, cursor=cur)
         return list(page.items), page.next_cursor
 
-    return collect(fetch, lambda s: s.rule_id == rule_id and when.keep(s.start), slot, count, cursor, filtered=True)
+    kinds = [v.rpartition("|")[2] for v in query.params.get("service-type", [])]
+
+    def keep(s: SlotRead) -> bool:
+        return s.rule_id == rule_id and when.keep(s.start) and all(k in {x.value for x in s.kinds} for k in kinds)
+
+    return collect(fetch, keep, slot, count, cursor, filtered=True)
 
 
 SLOT = Mapper(
     type="Slot", documentation="Free bookable slots computed from a Schedule (search only).",
     search_params=(SearchParam("schedule", "reference", "Schedule/<id>: required."),
                    SearchParam("start", "date", "Slot start; ge/gt/le/lt/eq (default: the next 7 days, at most 92)."),
-                   SearchParam("status", "token", "free (only free slots are listed).")),
+                   SearchParam("status", "token", "free (only free slots are listed)."),
+                   SearchParam("service-type", "token", "in_person | teleconsultation | … (tested on each page).")),
     search=search_slots, references=(ReferenceParam("schedule", ("Schedule",), "schedule"),),
     not_kept=("(computed, search only) busy slots, overbooked",))

@@ -1,0 +1,448 @@
+"""`carebridge import-fhir`: Bundles and NDJSON files (Synthea output, a Bulk Data export) into the domain.
+
+Every resource goes through the facade's create (`fhir.interactions.create`, so the mapper's validation, the
+access policy, the audit trail and the version history apply exactly as for `POST /fhir/R4/{type}`), as the
+import principal: an administrator of the organization the patients are registered at. What a mapper refuses
+with `code-invalid` (codes the record does not hold: Synthea's SNOMED conditions) or cannot create (405) is kept
+whole as validated JSON in the generic store, so nothing is lost; anything else refused is *rejected* with its
+reason, and so is an entry referencing a rejected entry.
+
+One unit of work per Bundle (per 500 lines of NDJSON), each entry inside its own SAVEPOINT (`fhir.unit`): a
+rejected entry undoes only itself. References between entries resolve as in a transaction Bundle (urn:uuid
+fullUrls; an entry comes after the entries it references), and across files through the key table
+(`import_state`): a source key already imported is skipped and answers for its resource, so a re-run creates
+no duplicates and a run stopped half-way resumes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from carebridge.fhir import generic, interactions, references, unit
+from carebridge.fhir.import_state import FhirImportFile, FhirImportKey, key_digest
+from carebridge.fhir.outcome import FhirError
+from carebridge.fhir.registry import Context
+from carebridge.kernel.clock import Clock
+from carebridge.kernel.db import Database
+from carebridge.kernel.errors import Problem
+from carebridge.security import Principal
+
+NDJSON_BATCH = 500
+SUFFIXES = (".json", ".ndjson", ".ndjson.gz", ".json.gz")
+PURPOSE = "operations"
+_KEEP_AS_JSON = {405}  # the mapper has no create for the type
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    source: str
+    """`file#entry` (Bundle entry index) or `file:line` (NDJSON line, from 1)."""
+    resource_type: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Report:
+    imported: int = 0
+    """Created here: into the domain, or kept as JSON (`kept_as_json` counts those)."""
+    kept_as_json: int = 0
+    skipped: int = 0
+    """Already imported by an earlier run (their key is known), or in a file already done."""
+    files: int = 0
+    files_skipped: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"imported {self.imported}, rejected {len(self.rejected)}"
+
+
+@dataclass(slots=True)
+class _Item:
+    source: str
+    key: str
+    resource: dict[str, Any]
+    if_none_exist: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other names references may use for this entry (`Type/id` beside an absolute fullUrl)."""
+    depends: set[str] = field(default_factory=set)
+
+
+FIRST = ("Organization", "Location", "Practitioner", "PractitionerRole", "Patient", "Device", "Encounter")
+"""NDJSON files of these types go first, in this order: the others reference them (`Patient/<source id>`)."""
+
+
+def _ndjson_rank(path: Path) -> int:
+    """Where an NDJSON file's type (that of its first line) comes in FIRST; the rest after, by name."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096) if not path.name.endswith(".gz") else gzip.GzipFile(fileobj=fh).read(4096)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return len(FIRST)
+    found = re.search(rb'"resourceType"\s*:\s*"([A-Za-z]{1,64})"', head.split(b"\n", 1)[0])
+    rtype = found.group(1).decode() if found else ""
+    return FIRST.index(rtype) if rtype in FIRST else len(FIRST)
+
+
+def files_in(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and those under the folders named: Bundles by name, then NDJSON with the referenced
+    types first (a Bulk Data export's Patient file before its Observation file). The same order every run."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+            out.extend(p for p in found if ".ndjson" not in p.name)
+            out.extend(sorted((p for p in found if ".ndjson" in p.name), key=lambda p: (_ndjson_rank(p), p)))
+        else:
+            out.append(path)
+    return out
+
+
+def _read_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.name.endswith(".gz") else data
+
+
+def _key(resource: dict[str, Any], full_url: str | None) -> tuple[str, tuple[str, ...]]:
+    """The entry's source key: its fullUrl, else `Type/id`, else its first identifier, else its content."""
+    rtype = str(resource.get("resourceType"))
+    rid = resource.get("id") if isinstance(resource.get("id"), str) else None
+    aliases = (f"{rtype}/{rid}",) if rid else ()
+    if full_url:
+        return full_url, aliases
+    if rid:
+        return f"{rtype}/{rid}", ()
+    for ident in resource.get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("system") and ident.get("value"):
+            return f"{rtype}?identifier={ident['system']}|{ident['value']}", ()
+    digest = hashlib.sha256(json.dumps(resource, sort_keys=True).encode()).hexdigest()
+    return f"{rtype}#sha256:{digest}", ()
+
+
+def _bundle_items(name: str, bundle: dict[str, Any]) -> Iterator[_Item | Rejected]:
+    for i, entry in enumerate(bundle.get("entry") or []):
+        source = f"{name}#{i}"
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            yield Rejected(source, "?", "the entry has no resource")
+            continue
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        method = str(request.get("method", "POST")).upper()
+        if method not in ("POST", "PUT"):
+            yield Rejected(source, resource["resourceType"], f"request.method {method[:10]} is not an import")
+            continue
+        full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        key, aliases = _key(resource, full_url)
+        ine = request.get("ifNoneExist")
+        yield _Item(source, key, resource, ine if isinstance(ine, str) else None, aliases)
+
+
+def _ordered(items: list[_Item]) -> list[_Item]:
+    """Each entry after the entries of the batch it references (Kahn); a cycle keeps the rest in file order."""
+    names = {n: it.key for it in items for n in (it.key, *it.aliases)}
+    for it in items:
+        it.depends = {names[r.reference] for r in references.find(it.resource)
+                      if r.reference in names and names[r.reference] != it.key}
+    done: set[str] = set()
+    out: list[_Item] = []
+    pending = items
+    while pending:
+        ready = [it for it in pending if it.depends <= done] or pending[:1]
+        out.extend(ready)
+        done.update(it.key for it in ready)
+        ready_ids = {id(it) for it in ready}
+        pending = [it for it in pending if id(it) not in ready_ids]
+    return out
+
+
+class Importer:
+    """Imports files as one principal; `progress(n)` is told of every n entries handled."""
+
+    def __init__(self, database: Database, principal: Principal, clock: Clock, *,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.database, self.principal, self.clock = database, principal, clock
+        self.progress = progress or (lambda n: None)
+        self.report = Report()
+        self._new_keys: list[FhirImportKey] = []
+
+    # --- files ----------------------------------------------------------------------------------------------
+
+    def run(self, paths: Iterable[Path]) -> Report:
+        for path in files_in(paths):
+            self.import_file(path)
+        return self.report
+
+    def import_file(self, path: Path) -> None:
+        name = str(path)
+        try:
+            data = _read_bytes(path)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            self.report.rejected.append(Rejected(name, "?", f"cannot read the file: {exc}"[:300]))
+            return
+        sha = hashlib.sha256(data).hexdigest()
+        with self.database.unit_of_work() as session:
+            state = session.scalar(select(FhirImportFile).where(FhirImportFile.sha256 == sha))
+            if state is not None and state.status == "done":
+                self.report.files_skipped += 1
+                return
+            if state is None:
+                state = FhirImportFile(sha256=sha, path=name[-1000:], status="running", lines_done=0, imported=0,
+                                       rejected=0, started_at=self.clock.now())
+                session.add(state)
+            resume = state.lines_done
+        self.report.files += 1
+        if ".ndjson" in path.name:
+            self._ndjson(name, sha, data, resume)
+        else:
+            self._json(name, sha, data)
+
+    def _json(self, name: str, sha: str, data: bytes) -> None:
+        try:
+            body = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._finish(sha, [Rejected(name, "?", f"not JSON: {exc}"[:300])])
+            return
+        if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+            self._finish(sha, [Rejected(name, "?", "not a FHIR resource or Bundle")])
+            return
+        if body["resourceType"] == "Bundle":
+            found = list(_bundle_items(name, body))
+        else:
+            key, aliases = _key(body, None)
+            found = [_Item(name, key, body, None, aliases)]
+        early = [r for r in found if isinstance(r, Rejected)]
+        self.progress(len(early))
+        self._batch(sha, [i for i in found if isinstance(i, _Item)], early, lines_done=0)
+
+    def _ndjson(self, name: str, sha: str, data: bytes, resume: int) -> None:
+        batch: list[_Item] = []
+        early: list[Rejected] = []
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        for n, line in enumerate(lines, start=1):
+            if n <= resume or not line.strip():
+                continue
+            try:
+                resource = json.loads(line)
+            except ValueError as exc:
+                early.append(Rejected(f"{name}:{n}", "?", f"not JSON: {exc}"[:300]))
+                continue
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                early.append(Rejected(f"{name}:{n}", "?", "not a FHIR resource"))
+                continue
+            key, aliases = _key(resource, None)
+            batch.append(_Item(f"{name}:{n}", key, resource, None, aliases))
+            if len(batch) >= NDJSON_BATCH:
+                self.progress(len(early))
+                self._batch(sha, batch, early, lines_done=n, finish=False)
+                batch, early = [], []
+        self.progress(len(early))
+        self._batch(sha, batch, early, lines_done=len(lines))
+
+    def _finish(self, sha: str, rejected: list[Rejected]) -> None:
+        self._batch(sha, [], rejected, lines_done=0)
+
+    # --- one unit of work -----------------------------------------------------------------------------------
+
+    def _batch(self, sha: str, items: list[_Item], rejected: list[Rejected], *, lines_done: int,
+               finish: bool = True) -> None:
+        """One unit of work; first without a SAVEPOINT per entry, again with them if a failure left writes."""
+        counts = (self.report.imported, self.report.kept_as_json, self.report.skipped)
+        early = len(rejected)
+        for safe in (False, True):
+            try:
+                self._unit(sha, items, rejected, lines_done=lines_done, finish=finish, safe=safe)
+                break
+            except _Unsafe:  # the unit of work rolled back: do it again, each entry in its own SAVEPOINT
+                self.report.imported, self.report.kept_as_json, self.report.skipped = counts
+                del rejected[early:]
+        self.progress(len(items))
+        self.report.rejected.extend(rejected)
+
+    def _unit(self, sha: str, items: list[_Item], rejected: list[Rejected], *, lines_done: int, finish: bool,
+              safe: bool) -> None:
+        before = self.report.imported
+        self._new_keys = []
+        with self.database.unit_of_work() as session:
+            _hold_loaded(session)
+            writes = _WriteCounter(session)
+            ctx = Context(session=session, principal=self.principal, now=self.clock.now(), purpose=PURPOSE)
+            known = _known(session, items)
+            mapping: dict[str, str] = {}
+            failed: set[str] = set()
+            try:
+                for it in _ordered(items):
+                    outcome = self._entry(ctx, it, known, mapping, failed, _Attempt(ctx, writes, safe))
+                    if isinstance(outcome, Rejected):
+                        rejected.append(outcome)
+                        failed.update((it.key, *it.aliases))
+            finally:
+                writes.remove()
+            session.add_all(self._new_keys)
+            self._new_keys = []
+            state = session.scalar(select(FhirImportFile).where(FhirImportFile.sha256 == sha))
+            if state is not None:
+                state.imported += self.report.imported - before
+                state.rejected += len(rejected)
+                state.lines_done = lines_done
+                if finish:
+                    state.status = "done"
+                    state.finished_at = ctx.now
+
+    def _entry(self, ctx: Context, it: _Item, known: dict[str, FhirImportKey], mapping: dict[str, str],
+               failed: set[str], attempt: _Attempt) -> Rejected | None:
+        rtype = str(it.resource["resourceType"])
+        row = known.get(key_digest(it.key))
+        if row is not None:
+            for name in (it.key, *it.aliases):
+                mapping[name] = f"{row.resource_type}/{row.resource_id}"
+            self.report.skipped += 1
+            return None
+        body = {k: v for k, v in it.resource.items() if k not in ("id", "meta")}
+        _resolved(ctx.session, body, mapping)
+        references.rewrite(body, mapping)
+        for ref in references.find(body):
+            if ref.reference in failed:
+                return Rejected(it.source, rtype, f"{ref.path} references an entry that was rejected")
+        dangling = references.unresolved(body)
+        if dangling:
+            return Rejected(it.source, rtype, f"{dangling[0].path} references {dangling[0].reference[:80]}, "
+                                              "which is in no file imported")
+        try:
+            stored_type, stored_id, as_json = self._create(ctx, rtype, body, it.if_none_exist, attempt)
+        except (FhirError, Problem) as exc:
+            return Rejected(it.source, rtype, _reason(exc))
+        for name in (it.key, *it.aliases):
+            mapping[name] = f"{stored_type}/{stored_id}"
+        key = FhirImportKey(digest=key_digest(it.key), source=it.key[:300], resource_type=stored_type,
+                            resource_id=stored_id, created_at=ctx.now)
+        known[key.digest] = key  # the same key twice in one file: the second is the first
+        self._new_keys.append(key)  # added at the end of the unit, in one INSERT
+        self.report.imported += 1
+        self.report.kept_as_json += as_json
+        return None
+
+    def _create(self, ctx: Context, rtype: str, body: dict[str, Any], if_none_exist: str | None,
+                attempt: _Attempt) -> tuple[str, str, bool]:
+        try:
+            result = attempt.run(lambda: interactions.create(ctx, rtype, body, if_none_exist=if_none_exist))
+            return rtype, str(result.id), False
+        except FhirError as exc:
+            if not _keep_as_json(exc) or interactions.SERVED.mapped(rtype) is None:
+                raise
+        stored = attempt.run(lambda: generic.GenericStore(rtype).create(ctx, body, None, None))
+        return rtype, str(stored.body["id"]), True
+
+
+class _Unsafe(Exception):
+    """A refused create had already written: only rolling back undoes it."""
+
+
+class _WriteCounter:
+    """Counts the INSERT/UPDATE/DELETE statements the unit of work's connection runs."""
+
+    def __init__(self, session: Session) -> None:
+        self.count = 0
+        self.connection = session.connection()
+        event.listen(self.connection, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+            self.count += 1
+
+    def remove(self) -> None:
+        event.remove(self.connection, "before_cursor_execute", self._seen)
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One create attempt. Safe: inside a SAVEPOINT. Fast: none; a refusal that wrote nothing leaves the session
+    as it was (its success audit entries are dropped, as a SAVEPOINT rollback would), one that wrote raises
+    `_Unsafe` so the unit of work is rolled back and done again safely. Most refusals (validation, codes, a
+    missing create) come before any write, so the SAVEPOINT pair per entry is saved."""
+
+    ctx: Context
+    writes: _WriteCounter
+    safe: bool
+
+    def run(self, fn: Callable[[], T]) -> T:
+        session = self.ctx.session
+        if self.safe:
+            work = unit.begin(session)
+            try:
+                out = fn()
+            except (FhirError, Problem):
+                work.rollback()
+                raise
+            work.commit()
+            return out
+        session.flush()
+        pending: list[dict[str, Any]] = session.info.setdefault(unit.AUDIT_PENDING, [])
+        mark, before = len(pending), self.writes.count
+        try:
+            return fn()
+        except (FhirError, Problem):
+            if self.writes.count != before or session.new or session.dirty or session.deleted:
+                raise _Unsafe() from None
+            pending[mark:] = [e for e in pending[mark:] if e.get("outcome") != "success"]
+            raise
+
+
+def _hold_loaded(session: Session) -> None:
+    """Keeps every row the unit of work loads strongly referenced until it ends.
+
+    The session's identity map holds rows weakly, so the patient a Bundle's entries all name was read again
+    from the database by every entry's policy check (a fifth of the import's time); held, it is read once.
+    """
+    held: list[object] = session.info.setdefault("fhir_import_held", [])
+    event.listen(session, "loaded_as_persistent", lambda _s, obj: held.append(obj))
+    event.listen(session, "pending_to_persistent", lambda _s, obj: held.append(obj))
+
+
+def _keep_as_json(exc: FhirError) -> bool:
+    return exc.status in _KEEP_AS_JSON or (exc.status == 422 and any(
+        i.get("code") == "code-invalid" for i in exc.issues))
+
+
+def _reason(exc: FhirError | Problem) -> str:
+    if isinstance(exc, FhirError):
+        issue = exc.issues[0] if exc.issues else {}
+        where = ", ".join(issue.get("expression", []))
+        text = f"{exc.status} {issue.get('code', '')}: {issue.get('diagnostics', '')}"
+        return (f"{text} ({where})" if where else text)[:500]
+    return f"{exc.status} {exc.slug}: {exc.detail}"[:500]
+
+
+def _known(session: Session, items: list[_Item]) -> dict[str, FhirImportKey]:
+    digests = [key_digest(it.key) for it in items]
+    out: dict[str, FhirImportKey] = {}
+    for start in range(0, len(digests), 500):
+        chunk = digests[start:start + 500]
+        out.update((r.digest, r) for r in session.scalars(select(FhirImportKey).where(FhirImportKey.digest.in_(chunk))))
+    return out
+
+
+def _resolved(session: Session, body: dict[str, Any], mapping: dict[str, str]) -> dict[str, str]:
+    """References to entries of earlier files or runs (`urn:uuid:…`, `Patient/<source id>`), from the key table."""
+    wanted = {r.reference for r in references.find(body) if r.reference not in mapping}
+    if not wanted:
+        return {}
+    rows = session.scalars(select(FhirImportKey).where(FhirImportKey.digest.in_([key_digest(w) for w in wanted])))
+    by_digest = {r.digest: f"{r.resource_type}/{r.resource_id}" for r in rows}
+    out = {w: by_digest[key_digest(w)] for w in wanted if key_digest(w) in by_digest}
+    mapping.update(out)
+    return out
+
+
+__all__ = ["Importer", "Rejected", "Report", "files_in"]
