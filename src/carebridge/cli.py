@@ -77,17 +77,9 @@ def demo(
 
     from carebridge.contexts.audit import service as audit_service
     from carebridge.demo import load as demo_load
-    from carebridge.kernel.db import Database
-    from carebridge.kernel.keys import load_or_create_keys
-    from carebridge.kernel.migrate import upgrade
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
-    keys = load_or_create_keys(settings)
-    db = Database(settings.resolved_database_url)
-    audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
-                          checkpoint_every=settings.audit_checkpoint_every)
+    db = audit_service.open_audited_database(settings)
     base_url = f"http://{settings.host}:{settings.port}"
     with db.transaction() as session:
         loaded = demo_load.already_loaded(session)

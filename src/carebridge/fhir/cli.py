@@ -14,8 +14,6 @@ from carebridge.contexts.audit import service as audit_service
 from carebridge.fhir.importer import Importer, files_in
 from carebridge.kernel.clock import SystemClock
 from carebridge.kernel.db import Database
-from carebridge.kernel.keys import load_or_create_keys
-from carebridge.kernel.migrate import upgrade
 from carebridge.security import Principal, Role
 from carebridge.settings import get_settings
 
@@ -91,12 +89,7 @@ def import_fhir_command(
 ) -> None:
     """Import FHIR Bundles or NDJSON (e.g. Synthea output) into the record; re-running adds nothing twice."""
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
-    keys = load_or_create_keys(settings)
-    db = Database(settings.resolved_database_url)
-    audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
-                          checkpoint_every=settings.audit_checkpoint_every)
+    db = audit_service.open_audited_database(settings)
     files = files_in(paths)
     principal = import_principal(db, import_organization(db, organization), SystemClock().now())
     if quiet:

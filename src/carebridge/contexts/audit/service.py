@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import ColumnElement, Select, String, Uuid, column, or_, select, table
 from sqlalchemy.orm import Session
 
+from carebridge.contexts.audit.commands import open_audited_database
 from carebridge.contexts.audit.ledger import (
     AuditSigner,
     checkpoint_now,
@@ -59,6 +60,7 @@ __all__ = [
     "group_committer",
     "install",
     "list_entries",
+    "open_audited_database",
     "read_head",
     "record",
     "report_read",

@@ -13,10 +13,7 @@ from carebridge.contexts.audit import service as audit_service
 from carebridge.contexts.identity.schemas import StaffCreate
 from carebridge.contexts.identity.staff import bootstrap_admin
 from carebridge.kernel.clock import SystemClock
-from carebridge.kernel.db import Database
 from carebridge.kernel.errors import Problem
-from carebridge.kernel.keys import load_or_create_keys
-from carebridge.kernel.migrate import upgrade
 from carebridge.settings import get_settings
 
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True, add_completion=False)
@@ -50,12 +47,7 @@ def create(
             typer.echo(f"error: {field}: {err['msg']}", err=True)
         raise typer.Exit(code=2) from exc
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
-    keys = load_or_create_keys(settings)
-    db = Database(settings.resolved_database_url, pool_size=1)
-    audit_service.install(db.sessions, audit_service.AuditSigner(keys.signing_key),
-                          checkpoint_every=settings.audit_checkpoint_every)
+    db = audit_service.open_audited_database(settings, pool_size=1)
     try:
         with db.transaction() as session:
             user = bootstrap_admin(session, data=data, organization_name=organization_name,
