@@ -56,16 +56,16 @@ _COLUMNS = (_D.patient_id, _D.kind, _D.grantee_user_id, _D.grantee_organization_
             _D.expires_at)
 
 
-# The hot case, one patient and a named caller (every read of a record by staff or a caregiver), runs a
-# statement built once: building the filtered select per call cost ~250 µs of SQLAlchemy statement
-# construction and cache-key work per read, several times the query itself (docs/performance.md).
+# Built once: building the filtered select per call cost ~250 µs of SQLAlchemy statement construction and
+# cache-key work per read (every staff read of a record runs it), several times the query itself
+# (docs/performance.md).
 _UUID = Uuid()  # the foreign-key columns' own type is resolved only once their tables are mapped
-_LIVE = (_D.revoked_at.is_(None),
-         or_(_D.expires_at.is_(None), _D.expires_at > bindparam("at", type_=_D.expires_at.type)))
-_ONE_NAMING = select(*_COLUMNS).where(
-    _D.patient_id == bindparam("pid", type_=_UUID), *_LIVE,
-    or_(_D.grantee_user_id == bindparam("uid", type_=_UUID),
-        _D.grantee_organization_id == bindparam("org", type_=_UUID)))
+_LIVE = select(*_COLUMNS).where(
+    _D.patient_id.in_(bindparam("pids", expanding=True, type_=_UUID)), _D.revoked_at.is_(None),
+    or_(_D.expires_at.is_(None), _D.expires_at > bindparam("at", type_=_D.expires_at.type)))
+# an organization id of None matches no row (`= NULL`), as leaving the condition out would
+_LIVE_NAMING = _LIVE.where(or_(_D.grantee_user_id == bindparam("uid", type_=_UUID),
+                               _D.grantee_organization_id == bindparam("org", type_=_UUID)))
 
 
 def consent_facts(session: Session, patient_ids: Iterable[uuid.UUID], *, principal: Principal | None = None,
@@ -74,22 +74,11 @@ def consent_facts(session: Session, patient_ids: Iterable[uuid.UUID], *, princip
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
         return {}
-    at = now or utcnow()
-    if principal is not None and len(ids) == 1:
-        # an organization id of None matches no row (`= NULL`), as leaving the condition out would
-        rows = session.execute(_ONE_NAMING, {"pid": ids[0], "at": at, "uid": principal.user_id,
-                                             "org": principal.organization_id})
+    params: dict[str, object] = {"pids": ids, "at": now or utcnow()}
+    if principal is None:
+        rows = session.execute(_LIVE, params)
     else:
-        stmt = select(*_COLUMNS).where(
-            ConsentDirective.patient_id.in_(ids) if len(ids) > 1 else ConsentDirective.patient_id == ids[0],
-            ConsentDirective.revoked_at.is_(None),
-            or_(ConsentDirective.expires_at.is_(None), ConsentDirective.expires_at > at))
-        if principal is not None:
-            names = [ConsentDirective.grantee_user_id == principal.user_id]
-            if principal.organization_id is not None:
-                names.append(ConsentDirective.grantee_organization_id == principal.organization_id)
-            stmt = stmt.where(or_(*names))
-        rows = session.execute(stmt)
+        rows = session.execute(_LIVE_NAMING, {**params, "uid": principal.user_id, "org": principal.organization_id})
     out: dict[uuid.UUID, list[ConsentFact]] = {}
     for pid, kind, user_id, org_id, categories, purposes, expires_at in rows:
         out.setdefault(pid, []).append(ConsentFact(
