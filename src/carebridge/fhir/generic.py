@@ -173,8 +173,7 @@ class GenericStore:
         _authorize(ctx, self.type, rid, patient_id, write=True, action="create")
         row = _G(id=rid, resource_type=self.type, version=1, last_updated=ctx.now, patient_id=patient_id,
                  body=_with_meta(body, rid, 1, ctx.now))
-        ctx.session.add(row)
-        ctx.session.flush()
+        ctx.session.add(row)  # written at the next flush, with the rest of an import's batch
         return _stored(row)
 
     def update(self, ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None,

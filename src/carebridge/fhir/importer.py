@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from carebridge.contexts import patients
 from carebridge.fhir import generic, interactions, references, unit
 from carebridge.fhir.import_state import FhirImportFile, FhirImportKey, key_digest
 from carebridge.fhir.outcome import FhirError
@@ -173,6 +174,7 @@ class Importer:
         self.progress = progress or (lambda n: None)
         self.report = Report()
         self._new_keys: list[FhirImportKey] = []
+        self._looked_up: set[str] = set()
 
     # --- files ----------------------------------------------------------------------------------------------
 
@@ -273,10 +275,13 @@ class Importer:
         self._new_keys = []
         with self.database.unit_of_work() as session:
             _hold_loaded(session)
+            patients.remember_policy_facts(session)
             writes = _WriteCounter(session)
             ctx = Context(session=session, principal=self.principal, now=self.clock.now(), purpose=PURPOSE)
             known = _known(session, items)
             mapping: dict[str, str] = {}
+            self._looked_up = set()
+            _resolved_all(session, items, mapping, self._looked_up)
             failed: set[str] = set()
             try:
                 for it in _ordered(items):
@@ -307,7 +312,7 @@ class Importer:
             self.report.skipped += 1
             return None
         body = {k: v for k, v in it.resource.items() if k not in ("id", "meta")}
-        _resolved(ctx.session, body, mapping)
+        _resolved(ctx.session, body, mapping, self._looked_up)
         references.rewrite(body, mapping)
         for ref in references.find(body):
             if ref.reference in failed:
@@ -347,19 +352,26 @@ class _Unsafe(Exception):
 
 
 class _WriteCounter:
-    """Counts the INSERT/UPDATE/DELETE statements the unit of work's connection runs."""
+    """Counts the INSERT/UPDATE/DELETE statements the unit of work's connection runs, and the rows added to
+    the session (written at a later flush)."""
 
     def __init__(self, session: Session) -> None:
-        self.count = 0
+        self.count = self.attached = 0
+        self.session = session
         self.connection = session.connection()
         event.listen(self.connection, "before_cursor_execute", self._seen)
+        event.listen(session, "before_attach", self._attached)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
             self.count += 1
 
+    def _attached(self, _session: Session, _instance: object) -> None:
+        self.attached += 1
+
     def remove(self) -> None:
         event.remove(self.connection, "before_cursor_execute", self._seen)
+        event.remove(self.session, "before_attach", self._attached)
 
 
 T = TypeVar("T")
@@ -387,13 +399,17 @@ class _Attempt:
                 raise
             work.commit()
             return out
-        session.flush()
+        if session.dirty or session.deleted:  # rare (an encounter closed): a change of fn's must stand out below
+            session.flush()
         pending: list[dict[str, Any]] = session.info.setdefault(unit.AUDIT_PENDING, [])
-        mark, before = len(pending), self.writes.count
+        mark, before, attached = len(pending), self.writes.count, self.writes.attached
         try:
             return fn()
         except (FhirError, Problem):
-            if self.writes.count != before or session.new or session.dirty or session.deleted:
+            # Earlier entries' rows wait unflushed (they go in one INSERT per table), so any statement run here
+            # may be theirs: conservatively, a refusal after any write is done again safely.
+            if (self.writes.count != before or self.writes.attached != attached or session.dirty
+                    or session.deleted):
                 raise _Unsafe() from None
             pending[mark:] = [e for e in pending[mark:] if e.get("outcome") != "success"]
             raise
@@ -433,16 +449,35 @@ def _known(session: Session, items: list[_Item]) -> dict[str, FhirImportKey]:
     return out
 
 
-def _resolved(session: Session, body: dict[str, Any], mapping: dict[str, str]) -> dict[str, str]:
-    """References to entries of earlier files or runs (`urn:uuid:…`, `Patient/<source id>`), from the key table."""
-    wanted = {r.reference for r in references.find(body) if r.reference not in mapping}
-    if not wanted:
-        return {}
-    rows = session.scalars(select(FhirImportKey).where(FhirImportKey.digest.in_([key_digest(w) for w in wanted])))
-    by_digest = {r.digest: f"{r.resource_type}/{r.resource_id}" for r in rows}
-    out = {w: by_digest[key_digest(w)] for w in wanted if key_digest(w) in by_digest}
+def _resolved_all(session: Session, items: list[_Item], mapping: dict[str, str], looked_up: set[str]) -> None:
+    """`_resolved` for every reference of the unit's entries at once, before any is created: one query."""
+    own = {n for it in items for n in (it.key, *it.aliases)}
+    wanted = {r.reference for it in items for r in references.find(it.resource)} - own
+    _lookup(session, wanted, mapping, looked_up)
+
+
+def _lookup(session: Session, wanted: set[str], mapping: dict[str, str], looked_up: set[str]) -> dict[str, str]:
+    looked_up.update(wanted)
+    out: dict[str, str] = {}
+    listed = list(wanted)
+    for start in range(0, len(listed), 500):
+        digests = {key_digest(w): w for w in listed[start:start + 500]}
+        for r in session.scalars(select(FhirImportKey).where(FhirImportKey.digest.in_(list(digests)))):
+            out[digests[r.digest]] = f"{r.resource_type}/{r.resource_id}"
     mapping.update(out)
     return out
+
+
+def _resolved(session: Session, body: dict[str, Any], mapping: dict[str, str], looked_up: set[str]
+              ) -> dict[str, str]:
+    """References to entries of earlier files or runs (`urn:uuid:…`, `Patient/<source id>`), from the key table.
+
+    A reference looked up once in this unit of work is not looked up again (`looked_up`): the key table changes
+    only at the unit's end, and an entry of this unit lands in `mapping` when it is created. So the references
+    that name nothing imported (a conditional `Practitioner?identifier=…`) cost one query per unit, not one per
+    entry, and the unit's pending rows are not flushed by every entry's lookup."""
+    wanted = {r.reference for r in references.find(body) if r.reference not in mapping and r.reference not in looked_up}
+    return _lookup(session, wanted, mapping, looked_up) if wanted else {}
 
 
 __all__ = ["Importer", "Rejected", "Report", "files_in"]

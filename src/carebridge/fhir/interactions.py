@@ -169,8 +169,9 @@ def matches(ctx: Context, resource_type: str, query: str, *, expression: str) ->
     return list(results.find(ctx, m, req, count=2, cursor=None).items)
 
 
-def _record(ctx: Context, resource_type: str, method: str, stored: Stored) -> None:
-    history.record(ctx.session, resource_type, str(stored.body["id"]), method=method, stored=stored, now=ctx.now)
+def _record(ctx: Context, resource_type: str, method: str, stored: Stored, *, new: bool = False) -> None:
+    history.record(ctx.session, resource_type, str(stored.body["id"]), method=method, stored=stored, now=ctx.now,
+                   new=new)
 
 
 def create(ctx: Context, resource_type: str, body: dict[str, Any], *, if_none_exist: str | None = None) -> Result:
@@ -186,7 +187,7 @@ def create(ctx: Context, resource_type: str, body: dict[str, Any], *, if_none_ex
         if found:
             return Result(200, resource_type, found[0])
     stored = m.create(ctx, body, None, None)
-    _record(ctx, resource_type, "POST", stored)
+    _record(ctx, resource_type, "POST", stored, new=True)
     return Result(201, resource_type, stored)
 
 

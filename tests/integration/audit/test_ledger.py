@@ -84,6 +84,49 @@ def test_a_refusal_survives_the_rollback_of_its_request(audited: Database) -> No
     assert verify(audited).ok
 
 
+def test_entries_of_released_savepoints_are_chained_once_at_the_root_commit(audited: Database) -> None:
+    """A SAVEPOINT release does not append (that would cost a head lock per Bundle entry); the root commit
+    appends everything, in order, once."""
+    with audited.unit_of_work() as s:
+        for n in range(3):
+            with s.begin_nested():
+                audit.record(s, NURSE, action="create", resource_type="observation", resource_id=str(n))
+            assert entries_in(s) == 0  # nothing chained yet: the root commit has not come
+    assert [(e.seq, e.resource_id) for e in entries(audited)] == [(1, "0"), (2, "1"), (3, "2")]
+    assert verify(audited).ok
+
+
+def entries_in(s: Session) -> int:
+    return int(s.execute(text("SELECT count(*) FROM audit_entries")).scalar_one())
+
+
+def test_an_enclosing_savepoint_rolled_back_takes_back_what_an_inner_one_released(audited: Database) -> None:
+    """Undone work leaves no success entry; a refusal queued inside the undone work stays."""
+    with audited.unit_of_work() as s:
+        outer = s.begin_nested()
+        with s.begin_nested():
+            audit.record(s, NURSE, action="create", resource_type="observation", resource_id="undone")
+            audit.record(s, NURSE, action="read", resource_type="patient", resource_id="refused", outcome="denied")
+        outer.rollback()
+        audit.record(s, NURSE, action="create", resource_type="observation", resource_id="kept")
+    assert [e.resource_id for e in entries(audited)] == ["refused", "kept"]
+    assert verify(audited).ok
+
+
+@pytest.mark.parametrize("how", ["unit of work ends", "session.commit()"])
+def test_a_root_commit_with_a_savepoint_still_open_keeps_its_entries(audited: Database, how: str) -> None:
+    """The case that lost entries when releases were skipped by a blunter rule: the root commits while an
+    interaction's SAVEPOINT is open, so SQLAlchemy fires before_commit with the nested transaction current."""
+    with audited.unit_of_work() as s:
+        audit.record(s, NURSE, action="read", resource_type="patient", resource_id="before")
+        s.begin_nested()
+        audit.record(s, NURSE, action="create", resource_type="observation", resource_id="inside")
+        if how == "session.commit()":
+            s.commit()
+    assert [e.resource_id for e in entries(audited)] == ["before", "inside"]
+    assert verify(audited).ok
+
+
 def test_sessions_that_never_installed_the_signer_still_chain(database: Database) -> None:
     """No session can drop entries by forgetting to opt in (a CLI job, a worker)."""
     with database.unit_of_work() as s:

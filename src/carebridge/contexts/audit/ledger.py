@@ -38,7 +38,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Table, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.state_changes import _StateChangeStates
 from sqlalchemy.sql import Executable
 
 from carebridge.contexts.audit.models import AuditCheckpoint, AuditEntry, AuditHead
@@ -61,7 +62,9 @@ CHECKPOINT_EVERY_KEY = "audit_checkpoint_every"
 CLOCK_KEY = "audit_clock"
 SIGNED_KEY = "audit_signed"
 AFTER_ROLLBACK_KEY = "after_rollback"  # run by kernel.db.Database.unit_of_work after a rollback
+SAVEPOINT_MARKS_KEY = "audit_savepoint_marks"
 HEAD_ID = 1
+_CHANGING = _StateChangeStates.CHANGE_IN_PROGRESS
 DEFAULT_CHECKPOINT_EVERY = 1000
 
 MAX_DETAIL_BYTES = 8192
@@ -326,7 +329,26 @@ def lock_head(session: Session) -> tuple[int, str, int]:
     return int(row.seq), str(row.hash), int(row.since_checkpoint)
 
 
+def _releasing_savepoint(session: Session) -> bool:
+    """True when `before_commit` fires for a SAVEPOINT released on its own, not for the root commit.
+
+    SQLAlchemy fires `before_commit` for nested transactions too. Appending there would cost a head lock, a
+    multi-row insert and a head update at every SAVEPOINT (a Bundle transaction has one per entry) and would
+    chain entries of work an enclosing SAVEPOINT may still undo; they wait for the root commit instead. The
+    root commit may run with a SAVEPOINT still open (a unit of work ending while an interaction's SAVEPOINT
+    is open): SQLAlchemy then fires the event with the nested transaction current, but the root is mid-change,
+    so the entries are appended then. Without that marker (another SQLAlchemy) every firing appends, as before.
+    """
+    if not session.in_nested_transaction():
+        return False
+    root = session.get_transaction()
+    state = getattr(root, "_next_state", None)
+    return state is not None and state is not _CHANGING
+
+
 def _append_pending(session: Session) -> None:
+    if _releasing_savepoint(session):
+        return
     pending: list[dict[str, Any]] = session.info.pop(PENDING_KEY, [])
     if not pending:
         return
@@ -349,8 +371,33 @@ def _append_pending(session: Session) -> None:
     session.execute(_HEAD.update().where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=prev, since_checkpoint=since))
 
 
-if not event.contains(Session, "before_commit", _append_pending):
-    event.listen(Session, "before_commit", _append_pending)
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks: dict[SessionTransaction, int] = session.info.setdefault(SAVEPOINT_MARKS_KEY, {})
+        marks[transaction] = len(session.info.get(PENDING_KEY, ()))
+
+
+def _trim_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A SAVEPOINT rolled back takes back the successes queued since it began (the work did not happen),
+    including those of inner SAVEPOINTs already released; refusals stay queued, as the trail requires."""
+    mark = session.info.get(SAVEPOINT_MARKS_KEY, {}).get(previous_transaction)
+    pending: list[dict[str, Any]] | None = session.info.get(PENDING_KEY)
+    if mark is not None and pending:
+        pending[mark:] = [e for e in pending[mark:] if e["outcome"] != "success"]
+
+
+def _forget_marks(session: Session, transaction: SessionTransaction) -> None:
+    """At the root's end (a SAVEPOINT's own end comes before its `after_soft_rollback`, so marks live till then)."""
+    if transaction.parent is None:
+        session.info.pop(SAVEPOINT_MARKS_KEY, None)
+
+
+_LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("before_commit", _append_pending), ("after_transaction_create", _mark_savepoint),
+    ("after_soft_rollback", _trim_rolled_back), ("after_transaction_end", _forget_marks))
+for _event_name, _handler in _LISTENERS:
+    if not event.contains(Session, _event_name, _handler):
+        event.listen(Session, _event_name, _handler)
 
 
 def _write_checkpoint(session: Session, signer: AuditSigner, seq: int, entry_hash: str) -> None:

@@ -5,7 +5,13 @@ Other contexts reach a patient through `load_patient_for` (policy + audit) and a
 Contexts that key rows by patient register an `on_patient_merged` handler so a merge moves them too.
 """
 
-from carebridge.contexts.patients.access import facts_for, get_patient_facts, load_patient_for, visible_ids
+from carebridge.contexts.patients.access import (
+    facts_for,
+    get_patient_facts,
+    load_patient_for,
+    remember_policy_facts,
+    visible_ids,
+)
 from carebridge.contexts.patients.indexing import rebuild_search_index
 from carebridge.contexts.patients.merge import MergeHandler, merge_handlers, merge_patients, on_patient_merged
 from carebridge.contexts.patients.schemas import (
@@ -64,6 +70,7 @@ __all__ = [
     "mrn_system",
     "on_patient_merged",
     "rebuild_search_index",
+    "remember_policy_facts",
     "search_patients",
     "to_read",
     "update_patient",

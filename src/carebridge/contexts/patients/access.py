@@ -41,6 +41,21 @@ ACTION_FOR: dict[Permission, str] = {
 }
 
 
+FACTS_MEMO_KEY = "patients_policy_facts"
+_Facts = tuple[frozenset[uuid.UUID], tuple[ConsentFact, ...]]
+
+
+def remember_policy_facts(session: Session) -> None:
+    """Let this session keep each patient's policy facts (organizations, consent directives) once read.
+
+    For a job that writes many records of the same few patients as one principal in one transaction (an
+    import: a Bundle is one patient's whole history) the facts cannot change under it, and reading them again
+    for every entry was a third of its time. The decision and its audit entry are still made per access.
+    Not for request sessions: a consent change made earlier in the same transaction would not be seen.
+    """
+    session.info.setdefault(FACTS_MEMO_KEY, {})
+
+
 def facts_for(session: Session, patient_ids: Iterable[uuid.UUID], *, principal: Principal | None = None,
               now: datetime | None = None) -> dict[uuid.UUID, PatientFacts]:
     """Policy facts for many patients in three queries (absent ids are left out).
@@ -124,12 +139,22 @@ def authorize(
     """The policy decision and its audit entry for an existing patient; raises 403 (recorded) when refused.
 
     A caller that read the patient's organizations in the same statement as the patient passes them."""
-    if organization_ids is None:
-        organization_ids = frozenset(session.scalars(select(PatientOrganization.organization_id)
-                                                     .where(PatientOrganization.patient_id == patient_id)))
+    memo: dict[tuple[uuid.UUID, uuid.UUID | None, bool], _Facts] | None = session.info.get(FACTS_MEMO_KEY)
+    wants_consents = needs_consent_facts(principal, permission, patient_id)
+    key = (patient_id, principal.user_id, wants_consents)
+    known = memo.get(key) if memo is not None else None
     consents: tuple[ConsentFact, ...] = ()
-    if needs_consent_facts(principal, permission, patient_id):
-        consents = consent.consent_facts(session, [patient_id], principal=principal, now=now).get(patient_id, ())
+    if known is not None:
+        organization_ids, consents = (known[0] if organization_ids is None else organization_ids), known[1]
+    else:
+        if organization_ids is None:
+            organization_ids = frozenset(session.scalars(select(PatientOrganization.organization_id)
+                                                         .where(PatientOrganization.patient_id == patient_id)))
+        if wants_consents:
+            consents = consent.consent_facts(session, [patient_id], principal=principal, now=now).get(
+                patient_id, ())
+        if memo is not None:
+            memo[key] = (organization_ids, consents)
     facts = PatientFacts(patient_id=patient_id, organization_ids=organization_ids, active=active, consents=consents,
                          organization_default=consent.organization_default(), at=now)
     decision = decide_patient_access(principal, permission, facts, category, purpose=purpose)

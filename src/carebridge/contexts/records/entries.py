@@ -63,6 +63,7 @@ from carebridge.contexts.records.schemas import (
 from carebridge.contexts.records.terminology import CodeSystem, lab_definitions, lookup
 from carebridge.contexts.records.vocab import ImmunizationStatus, ObservationCategory, ObservationStatus, RecordKind
 from carebridge.kernel.events import emit
+from carebridge.kernel.ids import new_id
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
 from carebridge.security import Permission, Principal
 
@@ -254,14 +255,14 @@ def add_observation(session: Session, principal: Principal, *, patient_id: uuid.
         definition.ref_high if same_unit else None)
     crit_low, crit_high = (definition.critical_low, definition.critical_high) if same_unit else (None, None)
     flag = interpret(data.value, low, high, crit_low, crit_high)
-    row = Observation(patient_id=patient_id, encounter_id=data.encounter_id, recorded_by=principal.user_id,
+    row = Observation(id=new_id(), patient_id=patient_id, encounter_id=data.encounter_id,
+                      recorded_by=principal.user_id,
                       category=ObservationCategory(definition.category).value, code=data.code,
                       display=definition.display, status=data.status.value, value=data.value,
                       value_text=data.value_text, unit=unit, ref_low=low, ref_high=high, critical_low=crit_low,
                       critical_high=crit_high, interpretation=flag.value if flag else None,
                       effective_at=data.effective_at, note=data.note, created_at=now, updated_at=now)
-    session.add(row)
-    session.flush()
+    session.add(row)  # written at the next flush: an import's observations go in one multi-row INSERT
     index(session, patient_id=patient_id, kind=RecordKind.observation, ref_id=row.id, occurred_at=row.effective_at,
           summary=_obs_summary(row), encounter_id=row.encounter_id,
           flag=row.interpretation if row.interpretation != "N" else None)

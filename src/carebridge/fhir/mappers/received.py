@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -92,6 +93,7 @@ CHOICE_TYPES = ("Boolean", "Integer", "Decimal", "String", "Uri", "Url", "Canoni
                 "Reference", "SampledData", "Signature", "Timing", "Expression", "Dosage", "Meta", "ContactDetail")
 
 
+@functools.lru_cache(maxsize=4096)
 def _choice(key: str) -> str | None:
     """`effective` for `effectiveDateTime`: the element a choice-typed key is one variant of."""
     for t in CHOICE_TYPES:
@@ -152,19 +154,24 @@ def _rows(session: Session, resource_type: str, ids: Iterable[str]) -> dict[str,
     return {r.resource_id: r for r in session.scalars(stmt)}
 
 
-def keep(session: Session, stored: Stored, received: dict[str, Any], now: datetime, *, fresh: bool = True) -> Stored:
+def keep(session: Session, stored: Stored, received: dict[str, Any], now: datetime, *, fresh: bool = True,
+         created: bool = False) -> Stored:
     """Keep (or replace) the received body of a resource the domain just wrote; the resource as served.
 
     `fresh=False` for an update: a context applies an update only in part (a Patient's identifiers, a
-    Condition's code do not change), so the domain's values win over the update's from the start."""
+    Condition's code do not change), so the domain's values win over the update's from the start.
+    `created`: the domain just drew the id, so there is nothing to replace and the row joins the session's next
+    flush (an import's batch writes them in one multi-row INSERT)."""
     rtype, rid = str(stored.body["resourceType"]), str(stored.body["id"])
-    row = session.get(_R, (rtype, rid))
+    row = None if created else session.get(_R, (rtype, rid))
     body = _kept(received)
     version = stored.version if fresh else ""
     if row is None:
         row = _R(resource_type=rtype, resource_id=rid, version=version, received_at=now, body=body,
                  patient_id=_patient(body))
         session.add(row)
+        if created:
+            return _served(stored, row)
     else:
         row.version, row.received_at, row.body, row.patient_id = version, now, body, _patient(body)
     session.flush()
@@ -194,7 +201,7 @@ def keeping(m: Mapper) -> Mapper:
 
     def create(ctx: Context, body: dict[str, Any], rid: uuid.UUID | None, if_match: str | None) -> Stored:
         assert inner_create is not None  # noqa: S101
-        return keep(ctx.session, inner_create(ctx, body, rid, if_match), body, ctx.now)
+        return keep(ctx.session, inner_create(ctx, body, rid, if_match), body, ctx.now, created=rid is None)
 
     def update(ctx: Context, body: dict[str, Any], rid: uuid.UUID | None, if_match: str | None) -> Stored:
         assert inner_update is not None  # noqa: S101
