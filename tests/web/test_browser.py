@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.factories import DEFAULT_PASSWORD
 from tests.servers import running_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ViewportSize
+    from playwright.sync_api import Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,6 +32,17 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PASSWORD = "marigold harbour pebble 82"
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def sign_in_page(page: Page, base: str, username: str, password: str = DEFAULT_PASSWORD) -> None:
+    """Sign in through the login form and land on the dashboard (the browser tests' common first step)."""
+    from playwright.sync_api import expect  # playwright is imported only where a browser test runs
+
+    page.goto(base + "/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(base + "/dashboard")
 
 
 def _require_chromium() -> None:

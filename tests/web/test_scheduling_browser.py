@@ -19,10 +19,9 @@ from carebridge.contexts.facilities.models import Facility
 from carebridge.contexts.practitioners.models import Practitioner
 from carebridge.contexts.scheduling.models import AvailabilityRule
 from carebridge.security import Role
-from tests.factories import DEFAULT_PASSWORD
 from tests.integration.scheduling.helpers import running_server
 from tests.web.seeded import seeded_data_dir
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, _require_chromium
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, _require_chromium, sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -70,11 +69,7 @@ def test_book_see_cancel_and_offer_to_the_waitlist(world: World) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def sign_in(page: Page, username: str) -> None:
-        page.goto(world.base + "/login")
-        page.get_by_label("Username", exact=True).fill(username)
-        page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(world.base + "/dashboard")
+        sign_in_page(page, world.base, username)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)

@@ -174,7 +174,6 @@ class Importer:
         self.progress = progress or (lambda n: None)
         self.report = Report()
         self._new_keys: list[FhirImportKey] = []
-        self._looked_up: set[str] = set()
 
     # --- files ----------------------------------------------------------------------------------------------
 
@@ -280,8 +279,7 @@ class Importer:
             ctx = Context(session=session, principal=self.principal, now=self.clock.now(), purpose=PURPOSE)
             known = _known(session, items)
             mapping: dict[str, str] = {}
-            self._looked_up = set()
-            _resolved_all(session, items, mapping, self._looked_up)
+            _resolved(session, items, mapping)
             failed: set[str] = set()
             try:
                 for it in _ordered(items):
@@ -312,7 +310,6 @@ class Importer:
             self.report.skipped += 1
             return None
         body = {k: v for k, v in it.resource.items() if k not in ("id", "meta")}
-        _resolved(ctx.session, body, mapping, self._looked_up)
         references.rewrite(body, mapping)
         for ref in references.find(body):
             if ref.reference in failed:
@@ -449,35 +446,17 @@ def _known(session: Session, items: list[_Item]) -> dict[str, FhirImportKey]:
     return out
 
 
-def _resolved_all(session: Session, items: list[_Item], mapping: dict[str, str], looked_up: set[str]) -> None:
-    """`_resolved` for every reference of the unit's entries at once, before any is created: one query."""
+def _resolved(session: Session, items: list[_Item], mapping: dict[str, str]) -> None:
+    """References to entries of earlier files or runs (`urn:uuid:…`, `Patient/<source id>`), from the key table:
+    every reference of the unit's entries at once, before any is created, in one query per 500 (the key table
+    changes only at the unit's end, and an entry of this unit lands in `mapping` when it is created), so no
+    entry's lookup flushes the rows the unit has pending."""
     own = {n for it in items for n in (it.key, *it.aliases)}
-    wanted = {r.reference for it in items for r in references.find(it.resource)} - own
-    _lookup(session, wanted, mapping, looked_up)
-
-
-def _lookup(session: Session, wanted: set[str], mapping: dict[str, str], looked_up: set[str]) -> dict[str, str]:
-    looked_up.update(wanted)
-    out: dict[str, str] = {}
-    listed = list(wanted)
-    for start in range(0, len(listed), 500):
-        digests = {key_digest(w): w for w in listed[start:start + 500]}
+    wanted = list({r.reference for it in items for r in references.find(it.resource)} - own)
+    for start in range(0, len(wanted), 500):
+        digests = {key_digest(w): w for w in wanted[start:start + 500]}
         for r in session.scalars(select(FhirImportKey).where(FhirImportKey.digest.in_(list(digests)))):
-            out[digests[r.digest]] = f"{r.resource_type}/{r.resource_id}"
-    mapping.update(out)
-    return out
-
-
-def _resolved(session: Session, body: dict[str, Any], mapping: dict[str, str], looked_up: set[str]
-              ) -> dict[str, str]:
-    """References to entries of earlier files or runs (`urn:uuid:…`, `Patient/<source id>`), from the key table.
-
-    A reference looked up once in this unit of work is not looked up again (`looked_up`): the key table changes
-    only at the unit's end, and an entry of this unit lands in `mapping` when it is created. So the references
-    that name nothing imported (a conditional `Practitioner?identifier=…`) cost one query per unit, not one per
-    entry, and the unit's pending rows are not flushed by every entry's lookup."""
-    wanted = {r.reference for r in references.find(body) if r.reference not in mapping and r.reference not in looked_up}
-    return _lookup(session, wanted, mapping, looked_up) if wanted else {}
+            mapping[digests[r.digest]] = f"{r.resource_type}/{r.resource_id}"
 
 
 __all__ = ["Importer", "Rejected", "Report", "files_in"]

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from carebridge.security import Role
-from tests.factories import DEFAULT_PASSWORD
 from tests.servers import running_server
 from tests.web.seeded import seeded_data_dir
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, _require_chromium
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, _require_chromium, sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -52,11 +51,7 @@ def test_withhold_documents_then_revoke_then_upload_and_verify(world: World) -> 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def sign_in(page: Page, username: str) -> None:
-        page.goto(world.base + "/login")
-        page.get_by_label("Username", exact=True).fill(username)
-        page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(world.base + "/dashboard")
+        sign_in_page(page, world.base, username)
 
     documents = f"{world.base}/record/{world.patient_id}/documents"
     with sync_playwright() as pw:
