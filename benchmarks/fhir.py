@@ -36,11 +36,17 @@ from sqlalchemy import func, select, text  # noqa: E402
 
 from carebridge.contexts import identity  # noqa: E402
 from carebridge.contexts.audit import service as audit_service  # noqa: E402
+from carebridge.contexts.prescribing import reactions  # noqa: E402
 from carebridge.contexts.records.models import Observation  # noqa: E402
-from carebridge.fhir.cli import import_organization, import_principal  # noqa: E402
+from carebridge.fhir.cli import (  # noqa: E402
+    default_validators,
+    import_organization,
+    import_principal,
+)
 from carebridge.fhir.importer import Importer  # noqa: E402
 from carebridge.kernel.clock import FixedClock  # noqa: E402
 from carebridge.kernel.db import Database  # noqa: E402
+from carebridge.kernel.events import OutboxEvent  # noqa: E402
 from carebridge.kernel.keys import load_or_create_keys  # noqa: E402
 from carebridge.kernel.migrate import upgrade  # noqa: E402
 from carebridge.main import create_app  # noqa: E402
@@ -113,7 +119,7 @@ def raw_insert(db: Database, bodies: list[str]) -> float:
     return seconds
 
 
-def run(label: str, url: str, data_dir: Path, n_copies: int, reads: int) -> None:
+def run(label: str, url: str, data_dir: Path, n_copies: int, reads: int, validators: int) -> None:
     upgrade(url)
     settings = Settings(env="test", data_dir=data_dir, database_url=url, secret_key=SECRET, log_level="WARNING")
     keys = load_or_create_keys(settings)
@@ -127,7 +133,7 @@ def run(label: str, url: str, data_dir: Path, n_copies: int, reads: int) -> None
     src.mkdir(parents=True, exist_ok=True)
     entries = copies(src, n_copies)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    report = Importer(db, principal, clock).run([src])
+    report = Importer(db, principal, clock, validators=validators).run([src])
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     bodies = [json.dumps(e["resource"]) for p in sorted(src.glob("*.json"))
               for e in json.loads(p.read_text())["entry"]]
@@ -137,9 +143,25 @@ def run(label: str, url: str, data_dir: Path, n_copies: int, reads: int) -> None
           f"(bar {IMPORT_BAR:,.0f}/s: {'PASS' if rate >= IMPORT_BAR else 'BELOW'}; {len(report.rejected)} rejected, "
           f"{report.kept_as_json} kept as JSON); raw insert of {len(bodies)} rows: {len(bodies) / raw:,.0f} rows/s "
           f"(import at {rate / (len(bodies) / raw):.1%} of it); CPU {cpu:.2f} s of this process = "
-          f"{report.imported / cpu:,.0f} resources per CPU-second")
+          f"{report.imported / cpu:,.0f} resources per CPU-second; {validators} validating process(es) beside it")
     search(label, db, settings, clock, org, principal, reads)
     db.dispose()
+
+
+def settle(db: Database, clock: FixedClock, limit: float = 120.0) -> float:
+    """Seconds until the service's background loops have worked off the import's events (the outbox relay, the
+    prescribing re-checks): timed while they run, a search shares the SQLite writer with them and its p99 is
+    theirs (~80 ms), not its own. The drain time is printed, so the backlog's cost stays in view."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        with db.unit_of_work() as s:
+            unpublished = s.scalar(select(func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.published_at.is_(None)))
+            rechecks = reactions.pending(s, now=clock.now(), limit=1)
+        if not unpublished and not rechecks:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - t0
 
 
 def search(label: str, db: Database, settings: Settings, clock: FixedClock, org: uuid.UUID, principal: Any,
@@ -157,6 +179,7 @@ def search(label: str, db: Database, settings: Settings, clock: FixedClock, org:
         token = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD}).json()
         hdrs = {"Authorization": f"Bearer {token['access_token']}"}
         path = f"/fhir/R4/Observation?patient=Patient/{pid}&code=http://loinc.org|{code}&_count=20"
+        drained = settle(db, clock)
         first = client.get(path, headers=hdrs)
         assert first.status_code == 200, first.text[:300]
         got = len(first.json().get("entry", []))
@@ -169,7 +192,8 @@ def search(label: str, db: Database, settings: Settings, clock: FixedClock, org:
         with db.engine.connect() as conn:
             conn.execute(stmt).all()
     raw = timed(raw_select, reads)
-    print(f"{label} search Observation?patient&code ({got} of {n} rows, {reads} reads): "
+    print(f"{label} search Observation?patient&code ({got} of {n} rows, {reads} reads, after the background "
+          f"loops worked off the import's events in {drained:.1f} s): "
           f"p50 {pct(fhir, 50):.1f} ms / p99 {pct(fhir, 99):.1f} ms; raw SELECT of the same rows p50 "
           f"{pct(raw, 50):.2f} ms / p99 {pct(raw, 99):.2f} ms; /healthz p50 {pct(health, 50):.1f} ms / "
           f"p99 {pct(health, 99):.1f} ms")
@@ -180,15 +204,17 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=4, help="copies of the Synthea samples to import")
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--validators", type=int, default=default_validators(),
+                        help="processes validating ahead, as `carebridge import-fhir --validators` (default: its own)")
     args = parser.parse_args()
     if not SYNTHEA.is_dir():
         sys.exit(f"no Synthea samples at {SYNTHEA}")
     with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{tmp}/bench.db", Path(tmp) / "sqlite", args.copies, args.reads)
+        run("SQLite", f"sqlite:///{tmp}/bench.db", Path(tmp) / "sqlite", args.copies, args.reads, args.validators)
     pg = PG_URL.rpartition("/")[0] + "/carebridge_bench_fhir"
     if not args.no_postgres and reset_postgres(pg):
         with tempfile.TemporaryDirectory() as tmp:
-            run("PostgreSQL", pg, Path(tmp), args.copies, args.reads)
+            run("PostgreSQL", pg, Path(tmp), args.copies, args.reads, args.validators)
 
 
 if __name__ == "__main__":

@@ -60,8 +60,12 @@ def _patient_bundle(given: str = "Ira", *, extra: list[dict[str, Any]] | None = 
     return {"resourceType": "Bundle", "type": "transaction", "entry": [*(extra or []), *entries]}
 
 
-def _importer(database: Database, clock: FixedClock, org: uuid.UUID) -> Importer:
-    return Importer(database, import_principal(database, org, clock.now()), clock)
+def _importer(database: Database, clock: FixedClock, org: uuid.UUID, validators: int = 0) -> Importer:
+    return Importer(database, import_principal(database, org, clock.now()), clock, validators=validators)
+
+
+AHEAD = pytest.mark.parametrize("validators", [0, 1], ids=["in-line", "validated-ahead"])
+"""With a validating process beside the writer (what the command does on two cores) the answers are the same."""
 
 
 def test_a_bundle_lands_in_the_record_and_a_second_run_adds_nothing(
@@ -97,14 +101,15 @@ def test_a_file_changed_but_with_the_same_entries_is_read_again_and_skips_them(
     assert _count(database, Patient, Patient.given_name == "Mira") == 1
 
 
+@AHEAD
 def test_rejections_carry_the_reason_and_their_dependants_are_rejected_too(
-        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock) -> None:
+        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock, validators: int) -> None:
     org = factory.organization()
     bundle = _patient_bundle("Noor")
     bundle["entry"][0]["resource"]["birthDate"] = "not-a-date"
     (tmp_path / "bad.json").write_text(json.dumps(bundle))
     (tmp_path / "junk.ndjson").write_text('{"resourceType": "Basic", "code": {"text": "x"}}\nnot json\n')
-    report = _importer(database, clock, org).run([tmp_path])
+    report = _importer(database, clock, org, validators).run([tmp_path])
     reasons = {r.source.rsplit("/", 1)[1]: r.reason for r in report.rejected}
     assert "Patient.birthDate" in reasons["bad.json#0"]
     assert "rejected" in reasons["bad.json#1"]  # the observation's patient was refused
@@ -113,8 +118,9 @@ def test_rejections_carry_the_reason_and_their_dependants_are_rejected_too(
     assert report.summary() == "imported 1, rejected 3"
 
 
+@AHEAD
 def test_ndjson_references_resolve_across_files_and_resume_after_the_lines_done(
-        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock) -> None:
+        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock, validators: int) -> None:
     org = factory.organization()
     (tmp_path / "1-Patient.ndjson").write_text(json.dumps(
         {"resourceType": "Patient", "id": "src-1", "name": [{"family": "Das", "given": ["Tara"]}],
@@ -122,7 +128,7 @@ def test_ndjson_references_resolve_across_files_and_resume_after_the_lines_done(
     basics = [json.dumps({"resourceType": "Basic", "id": f"b{i}", "code": {"text": f"n{i}"},
                           "subject": {"reference": "Patient/src-1"}}) for i in range(3)]
     (tmp_path / "2-Basic.ndjson").write_text("\n".join(basics) + "\n")
-    report = _importer(database, clock, org).run([tmp_path])
+    report = _importer(database, clock, org, validators).run([tmp_path])
     assert report.summary() == "imported 4, rejected 0"
     with database.unit_of_work() as s:
         pid = s.scalars(select(Patient.id).where(Patient.given_name == "Tara")).one()
@@ -130,17 +136,19 @@ def test_ndjson_references_resolve_across_files_and_resume_after_the_lines_done(
         assert (state.status, state.lines_done, state.imported) == ("done", 3, 3)
         state.status, state.lines_done = "running", 2  # as if the run stopped after two lines
     assert _count(database, FhirGenericResource, FhirGenericResource.patient_id == pid) == 3
-    resumed = _importer(database, clock, org).run([tmp_path])
+    resumed = _importer(database, clock, org, validators).run([tmp_path])
     assert (resumed.imported, resumed.skipped, resumed.files_skipped) == (0, 1, 1)
 
 
 @needs_synthea
+@AHEAD
 def test_a_synthea_patient_reaches_the_timeline_and_vitals_and_is_audited(
-        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock, client: TestClient) -> None:
+        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock, client: TestClient,
+        validators: int) -> None:
     org = factory.organization()
     shutil.copy(SAMPLE[0], tmp_path / SAMPLE[0].name)
     entries = len(json.loads(SAMPLE[0].read_text())["entry"])
-    report = _importer(database, clock, org).run([tmp_path])
+    report = _importer(database, clock, org, validators).run([tmp_path])
     assert report.imported + len(report.rejected) == entries, report.rejected[:3]
     assert report.kept_as_json > 0  # Claims, ExplanationOfBenefits, SNOMED-coded conditions
     with database.unit_of_work() as s:
@@ -181,10 +189,8 @@ def test_the_command_prints_rejections_and_the_summary_and_fails_when_any_is_rej
         get_settings.cache_clear()
 
 
-def test_a_refusal_after_writes_is_undone_and_the_rest_of_the_bundle_still_lands(
-        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Entries run without a SAVEPOINT each; one refused after it wrote makes the Bundle run again with them."""
+def _explode_after_writing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry coded "explode" is refused after its create wrote its rows (a fault no mapper has today)."""
     real = importer_module.interactions.create
 
     def create_then_fail(ctx: Any, rtype: str, body: dict[str, Any], **kw: Any) -> Any:
@@ -194,6 +200,13 @@ def test_a_refusal_after_writes_is_undone_and_the_rest_of_the_bundle_still_lands
         return result
 
     monkeypatch.setattr(importer_module.interactions, "create", create_then_fail)
+
+
+def test_a_refusal_after_writes_is_undone_and_the_rest_of_the_bundle_still_lands(
+        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries run without a SAVEPOINT each; one refused after it wrote makes the Bundle run again with them."""
+    _explode_after_writing(monkeypatch)
     org = factory.organization()
     bundle = _patient_bundle("Rhea", extra=[
         {"request": {"method": "POST", "url": "Basic"}, "resource": {"resourceType": "Basic", "code": {"text": t}}}
@@ -206,6 +219,25 @@ def test_a_refusal_after_writes_is_undone_and_the_rest_of_the_bundle_still_lands
         texts = [r.body["code"]["text"] for r in s.scalars(select(FhirGenericResource).where(
             FhirGenericResource.resource_type == "Basic"))]
     assert "explode" not in texts and "fine" in texts
+
+
+def test_a_unit_done_again_resolves_references_from_the_file_not_from_the_undone_ids(
+        tmp_path: Path, database: Database, factory: Factory, clock: FixedClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The observation is created (its subject rewritten to the new patient's id) before the failing entry;
+    the rollback undoes that patient, and the second pass must point the observation at the patient it makes."""
+    _explode_after_writing(monkeypatch)
+    org = factory.organization()
+    bundle = _patient_bundle("Mira")
+    pid = bundle["entry"][0]["fullUrl"]
+    bundle["entry"].append({"request": {"method": "POST", "url": "Basic"}, "resource": {
+        "resourceType": "Basic", "code": {"text": "explode"}, "subject": {"reference": pid}}})
+    (tmp_path / "x.json").write_text(json.dumps(bundle))
+    report = _importer(database, clock, org).run([tmp_path])
+    assert report.summary() == "imported 2, rejected 1", report.rejected
+    with database.unit_of_work() as s:
+        patient = s.scalars(select(Patient).where(Patient.given_name == "Mira")).one()
+    assert _count(database, Observation, Observation.patient_id == patient.id) == 1
 
 
 def test_a_bulk_export_folder_imports_with_its_patients_first_whatever_the_file_names(

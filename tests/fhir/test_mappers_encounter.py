@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from carebridge.contexts.audit.models import AuditEntry
+from carebridge.kernel.db import Database
+from carebridge.kernel.events import OutboxEvent
 from carebridge.security import Role
 from tests.factories import Clinic, Factory
 from tests.fhir.mapper_helpers import FHIR, post, search
@@ -80,3 +84,25 @@ def test_emergency_class_is_code_invalid_and_strangers_are_refused(client: TestC
     stranger = factory.headers(factory.user(Role.practitioner, organization_id=clinic.other_org))
     assert client.get(f"/fhir/R4/Encounter/{made['id']}", headers=stranger).status_code == 403
     assert client.get(f"/fhir/R4/Encounter?patient={clinic.patient_id}", headers=stranger).status_code == 403
+
+
+def test_a_finished_visit_is_one_closed_record_with_both_events(client: TestClient, staff: dict[str, str],
+                                                                 clinic: Clinic, database: Database) -> None:
+    done = post(client, staff, visit(clinic.patient_id))
+    rest = client.get(f"/api/v1/patients/{clinic.patient_id}/encounters/{done['id']}", headers=staff)
+    assert rest.status_code == 200
+    assert rest.json()["status"] == "finished" and rest.json()["end_at"].startswith("2025-10-22T23:48:57")
+    with database.unit_of_work() as s:  # subscribers of closed encounters (reminders, analytics) still hear of it
+        kinds = sorted(e.type for e in s.scalars(select(OutboxEvent)) if e.payload.get("encounter_id") == done["id"])
+        audited = [e.detail for e in s.scalars(select(AuditEntry).where(AuditEntry.resource_id == done["id"],
+                                                                        AuditEntry.action == "create"))]
+    assert kinds == ["records.encounter.closed", "records.encounter.opened"]
+    assert audited == [{"closed": True}]
+
+
+def test_a_visit_ending_before_it_starts_is_refused(client: TestClient, staff: dict[str, str],
+                                                    clinic: Clinic) -> None:
+    r = client.post("/fhir/R4/Encounter", headers=staff,
+                    json=visit(clinic.patient_id, "2025-10-22T23:33:57Z", "2025-10-22T22:00:00Z"))
+    assert r.status_code == 422 and r.json()["resourceType"] == "OperationOutcome"
+    assert search(client, staff, f"Encounter?patient={clinic.patient_id}") == []

@@ -102,6 +102,8 @@ KEPT_BY_IMPORT_TYPES: dict[str, str] = {
     "Slot": "405: slots are computed from availability rules (no read: found by search)",
     "Condition": "422 code-invalid: the problem list is coded in ICD-10; these examples are SNOMED CT",
     "Immunization": "422 code-invalid: vaccines are the national schedule's codes; these examples are CVX",
+    "Consent": "422 code-invalid: each example says more than a directive (lapsed periods, nested provisions, "
+               "custodian roles, no provision type)",
 }
 CODE_INVALID_OBSERVATIONS = {f"Observation-{n}.json" for n in (
     "656", "abdo-tender", "alcohol-type", "bgpanel", "blood-pressure-cancel", "blood-pressure-dar",
@@ -140,7 +142,9 @@ REFUSED: dict[str, tuple[int, str]] = {
     "Questionnaire-qs1.json": (422, "the example lacks item.linkId, which R4 requires (1..1)"),
     "Bundle-bundle-transaction.json": (400, "entry 7 is POST ValueSet/$lookup: operations are not Bundle entries "
                                             "here"),
-    "Bundle-xds.json": (400, "request.ifNoneExist is `Patient?identifier=…`; R4 defines it as the query alone"),
+    "Bundle-xds.json": (422, "entry 0 is a DocumentReference linking its content by url, and the record holds a "
+                             "document's bytes (code-invalid); import-fhir would keep it, but entry 1's "
+                             "request.ifNoneExist is `Patient?identifier=…`, where R4 defines the query alone"),
 }
 
 

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from carebridge.contexts import documents
 from carebridge.contexts.identity import CurrentPrincipal
 from carebridge.contexts.patients import PurposeOfUse
 from carebridge.fhir import bundle, capability, everything, interactions, outcome, unit
@@ -102,7 +103,8 @@ def _context(request: Request, session: Session, principal: Principal, clock: An
         raise FhirError(400, "X-Purpose-Of-Use is not a known purpose of use", code="invalid",
                         expression=["X-Purpose-Of-Use"]) from None
     request.state.fhir_unit = unit.begin(session)
-    return Context(session=session, principal=principal, now=clock.now(), purpose=chosen.value)
+    return Context(session=session, principal=principal, now=clock.now(), purpose=chosen.value,
+                   vault=documents.app_vault(request.app.state))
 
 
 def _if_match(value: str | None) -> str | None:

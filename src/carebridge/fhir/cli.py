@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from datetime import datetime
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import typer
 
-from carebridge.contexts import identity, practitioners
+from carebridge.contexts import documents, identity, practitioners
 from carebridge.contexts.audit import service as audit_service
 from carebridge.fhir.importer import Importer, files_in
 from carebridge.kernel.clock import SystemClock
 from carebridge.kernel.db import Database
+from carebridge.kernel.keys import load_or_create_keys
 from carebridge.security import Principal, Role
 from carebridge.settings import get_settings
 
@@ -66,6 +68,11 @@ def import_organization(db: Database, organization: uuid.UUID | None) -> uuid.UU
         return created.id
 
 
+def default_validators() -> int:
+    """One validating process beside the writer when there is a core for it: validation is half the CPU."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 def _count_entries(paths: list[Path]) -> int:
     """A rough total for the bar: Bundle entries are counted by their `fullUrl`/`resource` keys, NDJSON by lines."""
     total = 0
@@ -86,17 +93,23 @@ def import_fhir_command(
     organization: uuid.UUID | None = typer.Option(
         None, help="Register the patients at this organization (default: one called 'FHIR import')."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    validators: int = typer.Option(
+        -1, min=-1, max=8, help="Processes validating the next batch while this one writes (0: none; "
+                                "default: one if the machine has a second core)."),
 ) -> None:
     """Import FHIR Bundles or NDJSON (e.g. Synthea output) into the record; re-running adds nothing twice."""
     settings = get_settings()
     db = audit_service.open_audited_database(settings)
     files = files_in(paths)
     principal = import_principal(db, import_organization(db, organization), SystemClock().now())
+    workers = validators if validators >= 0 else default_validators()
+    vault = documents.vault_for(settings, load_or_create_keys(settings))  # DocumentReference content
     if quiet:
-        report = Importer(db, principal, SystemClock()).run(files)
+        report = Importer(db, principal, SystemClock(), validators=workers, vault=vault).run(files)
     else:
         with typer.progressbar(length=_count_entries(files), label="importing", show_pos=True) as bar:
-            report = Importer(db, principal, SystemClock(), progress=bar.update).run(files)
+            report = Importer(db, principal, SystemClock(), progress=bar.update, validators=workers,
+                              vault=vault).run(files)
     for r in report.rejected:
         typer.echo(f"rejected {r.source} {r.resource_type}: {r.reason}", err=True)
     if report.skipped or report.files_skipped:

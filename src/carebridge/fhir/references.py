@@ -9,7 +9,7 @@ the only way to find them all: a reference can sit at any depth (`Observation.su
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,24 +51,34 @@ def split(reference: str) -> tuple[str, str] | None:
     return parts[-2], parts[-1]
 
 
-def _walk(node: Any, path: str, depth: int) -> Iterator[tuple[dict[str, Any], str]]:
-    if depth > MAX_DEPTH:
-        return
-    if isinstance(node, dict):
-        if isinstance(node.get("reference"), str):
-            yield node, path
-        for key, value in node.items():
-            if isinstance(value, dict | list):
-                yield from _walk(value, f"{path}.{key}", depth + 1)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _walk(value, f"{path}[{i}]", depth + 1)
+def locate(resource: Mapping[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
+    """(node, path, reference) for every `reference` in the resource, in document order.
+
+    One iterative pass (a stack, not nested generators: an import walks every entry several times, and
+    the generator chain was most of the cost); the node is the dict holding the reference, for a rewrite.
+    """
+    found: list[tuple[dict[str, Any], str, str]] = []
+    stack: list[tuple[Any, str, int]] = [(resource, str(resource.get("resourceType") or "Resource"), 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            continue
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str):
+                found.append((node, path, ref))
+            children = [(v, f"{path}.{k}", depth + 1) for k, v in node.items() if isinstance(v, dict | list)]
+        elif isinstance(node, list):
+            children = [(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node) if isinstance(v, dict | list)]
+        else:
+            continue
+        stack.extend(reversed(children))
+    return found
 
 
 def find(resource: Mapping[str, Any]) -> list[Ref]:
     """Every `reference` the resource holds, in document order, with its path (`Observation.subject`)."""
-    root = str(resource.get("resourceType") or "Resource")
-    return [Ref(path=path, reference=str(node["reference"])) for node, path in _walk(resource, root, 0)]
+    return [Ref(path=path, reference=ref) for _node, path, ref in locate(resource)]
 
 
 def rewrite(resource: dict[str, Any], mapping: Mapping[str, str]) -> list[Ref]:
@@ -79,8 +89,7 @@ def rewrite(resource: dict[str, Any], mapping: Mapping[str, str]) -> list[Ref]:
     the rewrite, so a caller can report which placeholders were resolved.
     """
     changed: list[Ref] = []
-    for node, path in _walk(resource, str(resource.get("resourceType") or "Resource"), 0):
-        old = str(node["reference"])
+    for node, path, old in locate(resource):
         new = mapping.get(old)
         if new is not None and new != old:
             node["reference"] = new

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from carebridge.contexts.documents import Vault
 from carebridge.fhir.outcome import not_found
 from carebridge.security import Principal
 
@@ -34,6 +35,9 @@ class Context:
     principal: Principal
     now: datetime
     purpose: str
+    vault: Vault | None = None
+    """The documents vault (keys and blob store) where the caller can reach the settings: a DocumentReference
+    create needs it to encrypt the content; without it (a Context built elsewhere) the create is refused."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,10 @@ an issue whose `expression` is the FHIRPath of the offending element (`Patient.n
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -17,6 +21,36 @@ from pydantic import BaseModel, ValidationError
 from carebridge.fhir.outcome import FhirError, issue
 
 MAX_ISSUES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A 422 reached elsewhere (a validating worker process), raised again here as the same OperationOutcome."""
+
+    status: int
+    diagnostics: str
+    issues: list[dict[str, Any]]
+
+    def error(self) -> FhirError:
+        return FhirError(self.status, self.diagnostics, issues=[dict(i) for i in self.issues])
+
+
+Verdict = Failure | None
+"""None: the body is a valid resource of its type."""
+
+_TRUSTED: ContextVar[tuple[dict[str, Any], Verdict] | None] = ContextVar("fhir_trusted_body", default=None)
+
+
+@contextlib.contextmanager
+def trusting(body: dict[str, Any], verdict: Verdict) -> Iterator[None]:
+    """While inside, `check` of this very object (not an equal copy) answers `verdict` without validating:
+    the importer's bodies were validated in a worker process while it wrote the previous batch, and an entry
+    a mapper refuses is checked again by the generic store it falls back to."""
+    token = _TRUSTED.set((body, verdict))
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
 
 
 def fhirpath(resource_type: str, loc: tuple[int | str, ...]) -> str:
@@ -35,6 +69,11 @@ def check(resource_type: str, body: Any) -> dict[str, Any]:
         raise FhirError(400, "the body must be a JSON object (a FHIR resource)", code="structure")
     if body.get("resourceType") != resource_type:
         raise FhirError(400, f"resourceType must be {resource_type!r}", code="invalid", expression=["resourceType"])
+    trusted = _TRUSTED.get()
+    if trusted is not None and trusted[0] is body:
+        if trusted[1] is not None:
+            raise trusted[1].error()
+        return body
     model = get_fhir_model_class(resource_type)
     try:
         parsed = model.model_validate(body)

@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, Uuid, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, Uuid, create_engine, event, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -174,3 +174,49 @@ class Database:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --- finding rows by id without flushing what is pending
+
+PENDING_BY_ID_KEY = "carebridge_pending_by_id"
+MISSING_KEY = "carebridge_missing_by_id"
+T = TypeVar("T")
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _remember_pending(session: Session, instance: object) -> None:
+    ident = getattr(instance, "id", None)
+    if ident is not None:  # an id given at construction (kernel.ids.new_id): others may already hold it
+        session.info.setdefault(PENDING_BY_ID_KEY, {})[(type(instance), ident)] = instance
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_flush_postexec")
+def _forget_flushed(session: Session, _context: object = None) -> None:
+    session.info.pop(PENDING_BY_ID_KEY, None)
+    session.info.pop(MISSING_KEY, None)
+
+
+def get_row(session: Session, model: type[T], ident: uuid.UUID) -> T | None:
+    """`session.get` that does not flush the session first.
+
+    A lookup by id normally flushes every pending row so the SELECT can see them: in an import that is one
+    flush per entry (an observation looking up its encounter, an encounter its practitioner) instead of one
+    multi-row INSERT per table at the end. Rows added with their id already set are found here without
+    a flush; rows added without one cannot have been named by id yet. Assigning `id` after `session.add`
+    and before a flush is the one case this would miss: models here set it at construction or leave it
+    to the flush. An id found missing is remembered until the next flush or commit (a new row with that id
+    comes either pending, which is looked at first, or through a flush, which forgets).
+    """
+    key = (model, ident)
+    pending = session.info.get(PENDING_BY_ID_KEY, {}).get(key)
+    if pending is not None and inspect(pending).pending:
+        return pending  # type: ignore[no-any-return]
+    missing: set[tuple[type, uuid.UUID]] = session.info.setdefault(MISSING_KEY, set())
+    if key in missing:  # asked before, since the last flush (a Synthea practitioner named by every encounter)
+        return None
+    with session.no_autoflush:
+        found = session.get(model, ident)
+    if found is None:
+        missing.add(key)
+    return found

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
+
+from sqlalchemy import text
 
 from carebridge.contexts.audit import service as audit
 from carebridge.kernel.clock import FixedClock
@@ -14,7 +17,12 @@ CHECKPOINT_EVERY = 40
 
 
 def append_in_small_transactions(db: Database, worker: int, transactions: int) -> list[str]:
-    """1-3 entries per transaction; returns the resource ids written, so the test can check none is lost."""
+    """1-3 entries per transaction; returns the resource ids written, so the test can check none is lost.
+
+    A pause of up to a millisecond between transactions, as between a client's requests: without it a writer
+    that commits and at once begins again can keep SQLite's lock from the others past their 30 s busy timeout
+    (its busy handler polls, it does not queue), which tests the machine's scheduler, not the chain.
+    """
     rng = random.Random(worker)
     written = []
     for t in range(transactions):
@@ -23,6 +31,7 @@ def append_in_small_transactions(db: Database, worker: int, transactions: int) -
                 rid = f"w{worker}-t{t}-{j}"
                 audit.record(s, None, action="read", resource_type="probe", resource_id=rid, at=T0)
                 written.append(rid)
+        time.sleep(rng.random() / 1000)
     return written
 
 
@@ -36,6 +45,8 @@ def process_main(url: str, worker: int, transactions: int, start: Any, results: 
     """Entry point of one writer process: wait for the others, append, report what was written."""
     db = open_database(url)
     try:
+        with db.engine.connect() as conn:  # connect (WAL pragmas, first-connect checks) before the race, not in it
+            conn.execute(text("SELECT 1"))
         start.wait(timeout=120)
         results.put((worker, append_in_small_transactions(db, worker, transactions)))
     except BaseException as exc:

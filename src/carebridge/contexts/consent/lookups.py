@@ -55,6 +55,15 @@ def staff_account(session: Session, practitioner_or_user_id: uuid.UUID) -> Accou
     return found if found is not None and found.role in STAFF_ROLES else None
 
 
+def practitioner_ids(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Staff account id -> its practitioner record id, for the accounts that have one (FHIR names the record)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(_practitioners.c.user_id, _practitioners.c.id)
+                           .where(_practitioners.c.user_id.in_(list(user_ids)))).tuples()
+    return {uid: pid for uid, pid in rows if uid is not None}
+
+
 def linked_caregiver(session: Session, patient_id: uuid.UUID, user_id: uuid.UUID) -> Account | None:
     """A caregiver account the patient has linked (and not unlinked)."""
     linked = session.scalar(select(_links.c.caregiver_user_id).where(

@@ -61,6 +61,8 @@ class ConsentRead(BaseModel):
     grantee_type: GranteeType
     grantee_id: uuid.UUID = Field(description="The grantee's account id (organization id for an organization)")
     grantee_name: str = Field(max_length=200)
+    grantee_practitioner_id: uuid.UUID | None = Field(
+        None, description="For a practitioner grantee with a practitioner record: that record's id")
     categories: list[ConsentCategory] = Field(max_length=len(ConsentCategory))
     purposes: list[PurposeOfUse] = Field(max_length=len(PurposeOfUse))
     expires_at: datetime | None

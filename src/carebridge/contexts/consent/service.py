@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts import audit, patients
@@ -34,6 +34,7 @@ from carebridge.contexts.consent.schemas import (
 from carebridge.kernel.errors import Conflict, NotFound, ValidationProblem
 from carebridge.kernel.events import emit
 from carebridge.kernel.ids import new_id
+from carebridge.kernel.pagination import Page, decode_cursor, encode_cursor
 from carebridge.security import ConsentKind, DataCategory, Permission, Principal, Role, require
 from carebridge.security.roles import SENSITIVE_CATEGORIES
 
@@ -64,7 +65,8 @@ def _stored_categories(chosen: list[ConsentCategory]) -> list[str]:
     return [c.value for c in ConsentCategory if c in chosen]
 
 
-def _read(row: ConsentDirective, names: dict[uuid.UUID, str], now: datetime) -> ConsentRead:
+def _read(row: ConsentDirective, names: dict[uuid.UUID, str], now: datetime,
+          practitioners: dict[uuid.UUID, uuid.UUID] | None = None) -> ConsentRead:
     grantee = row.grantee_organization_id if row.grantee_type == GranteeType.organization.value \
         else row.grantee_user_id
     assert grantee is not None  # noqa: S101 - every directive names its grantee (set by this module)
@@ -74,6 +76,8 @@ def _read(row: ConsentDirective, names: dict[uuid.UUID, str], now: datetime) -> 
     return ConsentRead(id=row.id, patient_id=row.patient_id, kind=ConsentKind(row.kind),
                        grantee_type=GranteeType(row.grantee_type), grantee_id=grantee,
                        grantee_name=names.get(grantee, ""), categories=shown,
+                       grantee_practitioner_id=(practitioners or {}).get(grantee)
+                       if row.grantee_type == GranteeType.practitioner.value else None,
                        purposes=[PurposeOfUse(p) for p in row.purposes or [] if p in PurposeOfUse.__members__],
                        expires_at=row.expires_at, note=row.reason, created_at=row.created_at,
                        revoked_at=row.revoked_at, active=live)
@@ -83,6 +87,11 @@ def _names(session: Session, rows: list[ConsentDirective]) -> dict[uuid.UUID, st
     orgs = {r.grantee_organization_id for r in rows if r.grantee_organization_id is not None}
     users = {r.grantee_user_id for r in rows if r.grantee_user_id is not None}
     return {**lookups.organization_names(session, orgs), **lookups.user_names(session, users)}
+
+
+def _practitioners(session: Session, rows: list[ConsentDirective]) -> dict[uuid.UUID, uuid.UUID]:
+    return lookups.practitioner_ids(session, {r.grantee_user_id for r in rows if r.grantee_user_id is not None
+                                              and r.grantee_type == GranteeType.practitioner.value})
 
 
 def _trail(session: Session, principal: Principal, row: ConsentDirective, action: str, *, now: datetime,
@@ -140,7 +149,7 @@ def grant_consent(session: Session, principal: Principal, *, patient_id: uuid.UU
     session.flush()
     _trail(session, principal, row, "create", now=now, purpose=_purpose(principal))
     emit(session, "consent.granted", _event_payload(row))
-    return _read(row, _names(session, [row]), now)
+    return _read(row, _names(session, [row]), now, _practitioners(session, [row]))
 
 
 def revoke_consent(session: Session, principal: Principal, *, patient_id: uuid.UUID, consent_id: uuid.UUID,
@@ -159,7 +168,7 @@ def revoke_consent(session: Session, principal: Principal, *, patient_id: uuid.U
         session.flush()
         _trail(session, principal, row, "revoke", now=now, purpose=_purpose(principal))
         emit(session, "consent.revoked", _event_payload(row))
-    return _read(row, _names(session, [row]), now)
+    return _read(row, _names(session, [row]), now, _practitioners(session, [row]))
 
 
 def _default_access(session: Session, patient_id: uuid.UUID, rows: list[ConsentDirective],
@@ -227,3 +236,42 @@ def caregiver_choices(session: Session, principal: Principal, *, patient_id: uui
     """The caregivers a grant form may name: the ones the patient linked."""
     _patient_side(session, principal, patient_id, Permission.consent_read, now=now)
     return lookups.linked_caregivers(session, patient_id)
+
+
+def get_consent(session: Session, principal: Principal, *, consent_id: uuid.UUID, now: datetime) -> ConsentRead:
+    """One grant or restriction, for the patient's side only (break-glass openings are not consent: 404)."""
+    row = session.get(ConsentDirective, consent_id)
+    if row is None or row.kind == ConsentKind.break_glass.value:
+        raise NotFound("no such consent")
+    _patient_side(session, principal, row.patient_id, Permission.consent_read, now=now)
+    audit.record(session, principal, action="read", resource_type=RESOURCE, resource_id=row.id,
+                 patient_id=row.patient_id, purpose=_purpose(principal), at=now)
+    return _read(row, _names(session, [row]), now, _practitioners(session, [row]))
+
+
+def find_consents(session: Session, principal: Principal, *, patient_id: uuid.UUID, active: bool | None,
+                  limit: int, cursor: str | None, now: datetime) -> Page[ConsentRead]:
+    """A patient's grants and restrictions, oldest first (keyset on created_at, id); `active` narrows to the
+    live ones (True) or the revoked and lapsed ones (False)."""
+    _patient_side(session, principal, patient_id, Permission.consent_read, now=now)
+    d = ConsentDirective
+    q = select(d).where(d.patient_id == patient_id, d.kind != ConsentKind.break_glass.value)
+    live = (d.revoked_at.is_(None)) & or_(d.expires_at.is_(None), d.expires_at > now)
+    if active is not None:
+        q = q.where(live if active else ~live)
+    keys = decode_cursor(cursor, arity=2)
+    if keys is not None:
+        try:
+            at, rid = datetime.fromisoformat(str(keys[0])), uuid.UUID(str(keys[1]))
+        except ValueError as exc:
+            raise _bad("cursor", "not a cursor this server issued") from exc
+        q = q.where((d.created_at > at) | ((d.created_at == at) & (d.id > rid)))
+    rows = list(session.scalars(q.order_by(d.created_at, d.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    audit.record(session, principal, action="search", resource_type=RESOURCE, patient_id=patient_id,
+                 purpose=_purpose(principal), detail={"count": len(rows)}, at=now)
+    names, practitioners = _names(session, rows), _practitioners(session, rows)
+    nxt = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)]) if more else None
+    return Page[ConsentRead](items=[_read(r, names, now, practitioners) for r in rows], next_cursor=nxt,
+                             limit=limit)

@@ -209,6 +209,19 @@ def get_document(session: Session, principal: Principal, *, patient_id: uuid.UUI
     return to_read(doc, source)
 
 
+def find_document(session: Session, principal: Principal, *, document_id: uuid.UUID, now: datetime) -> DocumentRead:
+    """One document by its id alone (a FHIR read names no patient): the policy is asked about its patient."""
+    row = session.execute(select(Document, SigningKey.source).join(SigningKey, SigningKey.id ==
+                                                                    Document.signing_key_id)
+                          .where(Document.id == document_id)).first()
+    if row is None:
+        raise NotFound("no such document")
+    doc, source = row[0], row[1]
+    _authorize(session, principal, doc.patient_id, Permission.document_read, now=now)
+    _trail(session, principal, action="read", document_id=doc.id, patient_id=doc.patient_id, now=now)
+    return to_read(doc, source)
+
+
 def _decrypt(session: Session, vault: Vault, doc: Document) -> bytes:
     """The plaintext; raises DecryptionFailed (tampered, truncated or missing bytes, or a lost master key)."""
     wrapped = session.get(DocumentDataKey, doc.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -40,14 +40,18 @@ def vault_for(settings: Settings, keys: ServerKeys, store: BlobStore | None = No
                  max_bytes=settings.document_max_bytes)
 
 
-async def get_vault(request: Request) -> Vault:
-    """The app's vault, built on first use (the app's settings and server keys decide its paths and keys)."""
-    state = request.app.state
+def app_vault(state: Any) -> Vault:
+    """The app's vault, built on first use (the app's settings and server keys decide its paths and keys);
+    the documents API and the FHIR facade share it through `app.state`."""
     vault: Vault | None = getattr(state, "documents_vault", None)
     if vault is None:
         vault = vault_for(state.settings, state.keys)
         state.documents_vault = vault
     return vault
+
+
+async def get_vault(request: Request) -> Vault:
+    return app_vault(request.app.state)
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]

@@ -16,7 +16,7 @@ from carebridge.contexts.facilities.search import (
     DEFAULT_ROAD_FACTOR,
     search_facilities,
 )
-from carebridge.contexts.facilities.service import get_facility, place_position
+from carebridge.contexts.facilities.service import facility_exists, get_facility, place_position
 
 __all__ = [
     "DEFAULT_AVERAGE_SPEED_KMH",
@@ -27,6 +27,7 @@ __all__ = [
     "FacilitySearchResult",
     "FacilityType",
     "Ownership",
+    "facility_exists",
     "get_facility",
     "place_position",
     "search_facilities",

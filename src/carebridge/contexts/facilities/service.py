@@ -38,6 +38,7 @@ from carebridge.contexts.facilities.schemas import (
 )
 from carebridge.engines.geo import Grid
 from carebridge.engines.opening_hours import OpeningHours
+from carebridge.kernel.db import get_row
 from carebridge.kernel.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from carebridge.kernel.events import emit
 from carebridge.kernel.ids import new_id
@@ -177,6 +178,10 @@ def create_facility(session: Session, principal: Principal, *, data: FacilityCre
     audit.record(session, principal, action="create", resource_type=RESOURCE, resource_id=facility.id,
                  purpose="operations", at=now, detail={"name": data.name})
     return to_read(facility)
+
+
+def facility_exists(session: Session, *, facility_id: uuid.UUID) -> bool:
+    return get_row(session, Facility, facility_id) is not None
 
 
 def get_facility(session: Session, *, facility_id: uuid.UUID) -> FacilityRead:

@@ -32,6 +32,7 @@ from carebridge.contexts.practitioners.schemas import (
     RoleCode,
 )
 from carebridge.engines import names, specialties
+from carebridge.kernel.db import get_row
 from carebridge.kernel.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from carebridge.kernel.ids import new_id
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
@@ -125,6 +126,12 @@ def update_practitioner(session: Session, principal: Principal, *, practitioner_
     audit.record(session, principal, action="update", resource_type="Practitioner", resource_id=p.id,
                  detail={"fields": sorted(sent)}, at=now)
     return practitioner_read(p)
+
+
+def practitioner_exists(session: Session, principal: Principal, *, practitioner_id: uuid.UUID) -> bool:
+    """Whether the record may point at this practitioner, without building the full read (roles, codes)."""
+    require(principal, Permission.practitioner_read)
+    return get_row(session, Practitioner, practitioner_id) is not None
 
 
 def get_practitioner(session: Session, principal: Principal, *, practitioner_id: uuid.UUID) -> PractitionerRead:

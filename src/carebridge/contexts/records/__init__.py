@@ -43,7 +43,7 @@ from carebridge.contexts.records.schemas import (
     ObservationCreate,
     ObservationRead,
 )
-from carebridge.contexts.records.service import amend, close_encounter, open_encounter
+from carebridge.contexts.records.service import amend, close_encounter, open_encounter, record_finished_encounter
 from carebridge.contexts.records.terminology import CodeSystem, lookup, search
 from carebridge.contexts.records.timeline import get_timeline, read_timeline
 from carebridge.contexts.records.vocab import RecordKind
@@ -91,6 +91,7 @@ __all__ = [
     "move_records",
     "open_encounter",
     "read_timeline",
+    "record_finished_encounter",
     "search",
     "update_allergy",
     "update_condition",

@@ -138,10 +138,9 @@ def add_condition(session: Session, principal: Principal, *, patient_id: uuid.UU
     display = _icd_display(data.code)
     values = data.model_dump(mode="json")
     values.update(onset_date=data.onset_date, abatement_date=data.abatement_date, encounter_id=data.encounter_id)
-    row = Condition(patient_id=patient_id, recorded_by=principal.user_id, display=display, recorded_at=now,
-                    created_at=now, updated_at=now, **values)
-    session.add(row)
-    session.flush()
+    row = Condition(id=new_id(), patient_id=patient_id, recorded_by=principal.user_id, display=display,
+                    recorded_at=now, created_at=now, updated_at=now, **values)
+    session.add(row)  # written at the next flush (an import's rows go in one INSERT per table)
     when = at_noon(data.onset_date) if data.onset_date else now
     index(session, patient_id=patient_id, kind=RecordKind.condition, ref_id=row.id, occurred_at=when,
           summary=f"{row.code} {display} ({row.clinical_status})", encounter_id=row.encounter_id)
@@ -191,10 +190,9 @@ def add_allergy(session: Session, principal: Principal, *, patient_id: uuid.UUID
     encounter_for(session, patient_id, data.encounter_id)
     values = data.model_dump(mode="json")
     values.update(onset_date=data.onset_date, encounter_id=data.encounter_id)
-    row = Allergy(patient_id=patient_id, recorded_by=principal.user_id, recorded_at=now, created_at=now,
-                  updated_at=now, **values)
+    row = Allergy(id=new_id(), patient_id=patient_id, recorded_by=principal.user_id, recorded_at=now,
+                  created_at=now, updated_at=now, **values)
     session.add(row)
-    session.flush()
     flag = "HH" if row.criticality == "high" else None
     index(session, patient_id=patient_id, kind=RecordKind.allergy, ref_id=row.id, occurred_at=now,
           summary=f"{row.type.title()}: {row.substance}" + (f" ({row.reaction})" if row.reaction else ""),
@@ -301,12 +299,11 @@ def add_immunization(session: Session, principal: Principal, *, patient_id: uuid
     if data.occurrence_date > now.date():
         raise bad("occurrence_date", "must not be in the future")
     dose = _dose_number(data.vaccine_code)
-    row = Immunization(patient_id=patient_id, encounter_id=data.encounter_id, recorded_by=principal.user_id,
-                       vaccine_code=data.vaccine_code, display=vaccine.display, status=data.status.value,
-                       dose_number=dose, occurrence_date=data.occurrence_date, lot_number=data.lot_number,
-                       site=data.site, note=data.note, created_at=now, updated_at=now)
+    row = Immunization(id=new_id(), patient_id=patient_id, encounter_id=data.encounter_id,
+                       recorded_by=principal.user_id, vaccine_code=data.vaccine_code, display=vaccine.display,
+                       status=data.status.value, dose_number=dose, occurrence_date=data.occurrence_date,
+                       lot_number=data.lot_number, site=data.site, note=data.note, created_at=now, updated_at=now)
     session.add(row)
-    session.flush()
     index(session, patient_id=patient_id, kind=RecordKind.immunization, ref_id=row.id,
           occurred_at=at_noon(row.occurrence_date), summary=f"Vaccine: {vaccine.display}",
           encounter_id=row.encounter_id)
@@ -345,18 +342,17 @@ def add_care_plan(session: Session, principal: Principal, *, patient_id: uuid.UU
     encounter_for(session, patient_id, data.encounter_id)
     if data.period_end is not None and data.period_end < data.period_start:
         raise bad("period_end", "must not be before period_start")
-    row = CarePlan(patient_id=patient_id, encounter_id=data.encounter_id, recorded_by=principal.user_id,
-                   title=data.title, status=data.status.value, intent=data.intent.value,
-                   description=data.description, period_start=data.period_start, period_end=data.period_end,
-                   goals=[g.model_dump(mode="json") for g in data.goals],
+    row = CarePlan(id=new_id(), patient_id=patient_id, encounter_id=data.encounter_id,
+                   recorded_by=principal.user_id, title=data.title, status=data.status.value,
+                   intent=data.intent.value, description=data.description, period_start=data.period_start,
+                   period_end=data.period_end, goals=[g.model_dump(mode="json") for g in data.goals],
                    activities=[a.model_dump(mode="json") for a in data.activities], created_at=now, updated_at=now)
     session.add(row)
-    session.flush()
     index(session, patient_id=patient_id, kind=RecordKind.care_plan, ref_id=row.id,
           occurred_at=at_noon(row.period_start), summary=f"Care plan: {row.title}", encounter_id=row.encounter_id)
     trail(session, principal, action="create", kind=RecordKind.care_plan, record_id=row.id, patient_id=patient_id,
           now=now)
-    return _plan_read(session, row)
+    return CarePlanRead.model_validate(row)  # a new plan has no progress notes yet
 
 
 def _plan(session: Session, patient_id: uuid.UUID, plan_id: uuid.UUID) -> CarePlan:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from carebridge.contexts import audit, patients
 from carebridge.contexts.records.models import Encounter, TimelineEntry
 from carebridge.contexts.records.vocab import EncounterStatus, Interpretation, RecordKind
+from carebridge.kernel.db import get_row
 from carebridge.kernel.errors import Conflict, NotFound, ValidationProblem
 from carebridge.security import DataCategory, Permission, Principal
 
@@ -79,7 +80,7 @@ def encounter_for(session: Session, patient_id: uuid.UUID, encounter_id: uuid.UU
     """The encounter a new record belongs to; it must be this patient's and still open."""
     if encounter_id is None:
         return None
-    enc = session.get(Encounter, encounter_id)
+    enc = get_row(session, Encounter, encounter_id)
     if enc is None or enc.patient_id != patient_id:
         raise bad("encounter_id", "no such encounter for this patient")
     if enc.status == EncounterStatus.finished.value:

@@ -31,6 +31,7 @@ from carebridge.fhir.mappers.common import (
     by_id,
     coding,
     concept,
+    current_for_update,
     day,
     day_test,
     iso,
@@ -191,23 +192,10 @@ def create_condition(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID 
                                                                  data=d, now=ctx.now), data))
 
 
-def _current(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None, if_match: str | None,
-             reader: Callable[[Context, uuid.UUID], Stored], resource_type: str) -> tuple[uuid.UUID, Stored]:
-    """The stored resource an update replaces; 400 when ids disagree, 412 when If-Match names another version."""
-    check(resource_type, body)
-    if resource_id is None or body.get("id") != str(resource_id):
-        raise FhirError(400, "the resource's id must equal the id in the URL", code="invalid",
-                        expression=[f"{resource_type}.id"])
-    now = reader(ctx, resource_id)
-    if if_match is not None and if_match != now.version:
-        raise FhirError(412, f"version {if_match[:20]} is not the current one ({now.version})", code="conflict")
-    return resource_id, now
-
-
 def update_condition(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None,
                      if_match: str | None) -> Stored:
     """Status, dates and note change; the code and the patient cannot (a wrong code is entered-in-error)."""
-    rid, now = _current(ctx, body, resource_id, if_match, read_condition, "Condition")
+    rid, now = current_for_update(ctx, body, resource_id, if_match, read_condition, "Condition")
     if (body.get("subject") or {}).get("reference") != now.body["subject"]["reference"]:
         raise FhirError(422, "the subject of a condition cannot change", code="value", expression=["Condition.subject"])
     codes = {str(c.get("code")).upper() for c in (body.get("code") or {}).get("coding") or []
@@ -340,7 +328,7 @@ def create_allergy(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | 
 def update_allergy(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None,
                    if_match: str | None) -> Stored:
     """Criticality, clinical status, reaction and note change; the substance and the patient cannot."""
-    rid, now = _current(ctx, body, resource_id, if_match, read_allergy, "AllergyIntolerance")
+    rid, now = current_for_update(ctx, body, resource_id, if_match, read_allergy, "AllergyIntolerance")
     if (body.get("patient") or {}).get("reference") != now.body["patient"]["reference"]:
         raise FhirError(422, "the patient of an allergy cannot change", code="value",
                         expression=["AllergyIntolerance.patient"])

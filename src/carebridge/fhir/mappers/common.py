@@ -17,6 +17,7 @@ from typing import Any
 from carebridge.fhir.outcome import FhirError, bad_param
 from carebridge.fhir.registry import Context, Found, Query, Stored
 from carebridge.fhir.search import InstantTest, instant_param, only_id, uuid_param
+from carebridge.fhir.validate import check
 from carebridge.kernel.errors import Forbidden, NotFound
 
 UCUM = "http://unitsofmeasure.org"
@@ -276,3 +277,16 @@ def day(value: Any, resource_type: str, element: str) -> date | None:
     except ValueError as exc:
         raise FhirError(422, "a full date (YYYY-MM-DD) is needed", code="value",
                         expression=[f"{resource_type}.{element}"]) from exc
+
+
+def current_for_update(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None, if_match: str | None,
+                       reader: Callable[[Context, uuid.UUID], Stored], resource_type: str) -> tuple[uuid.UUID, Stored]:
+    """The stored resource an update replaces; 400 when ids disagree, 412 when If-Match names another version."""
+    check(resource_type, body)
+    if resource_id is None or body.get("id") != str(resource_id):
+        raise FhirError(400, "the resource's id must equal the id in the URL", code="invalid",
+                        expression=[f"{resource_type}.id"])
+    now = reader(ctx, resource_id)
+    if if_match is not None and if_match != now.version:
+        raise FhirError(412, f"version {if_match[:20]} is not the current one ({now.version})", code="conflict")
+    return resource_id, now

@@ -43,7 +43,6 @@ from carebridge.fhir.outcome import FhirError
 from carebridge.fhir.registry import Context, Found, Mapper, Query, ReferenceParam, SearchParam, SortParam, Stored
 from carebridge.fhir.search import collect, uuid_param
 from carebridge.fhir.validate import check
-from carebridge.kernel.errors import NotFound
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CLASSES = ("AMB", "VR", "IMP", "HH")
@@ -105,14 +104,11 @@ def _known(ctx: Context, kind: str, rid: uuid.UUID | None) -> uuid.UUID | None:
     """The id if that practitioner or facility is stored here (the record's foreign keys need it)."""
     if rid is None:
         return None
-    try:
-        if kind == "Practitioner":
-            practitioners.get_practitioner(ctx.session, ctx.principal, practitioner_id=rid)
-        else:
-            facilities.get_facility(ctx.session, facility_id=rid)
-    except NotFound:
-        return None
-    return rid
+    if kind == "Practitioner":
+        found = practitioners.practitioner_exists(ctx.session, ctx.principal, practitioner_id=rid)
+    else:
+        found = facilities.facility_exists(ctx.session, facility_id=rid)
+    return rid if found else None
 
 
 def create_encounter(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None,
@@ -141,12 +137,11 @@ def create_encounter(ctx: Context, body: dict[str, Any], resource_id: uuid.UUID 
     data = validated(EncounterCreate, {"encounter_class": klass, "start_at": start, "practitioner_id": practitioner,
                                         "facility_id": facility, "reason": reason[:500]},
                       "Encounter", {"start_at": "period.start", "reason": "reasonCode"})
-    made = records.open_encounter(ctx.session, ctx.principal, patient_id=pid, data=data, now=ctx.now)
-    if status == "finished":
-        close = validated(EncounterClose, {"end_at": end or start}, "Encounter", {"end_at": "period.end"})
-        made = records.close_encounter(ctx.session, ctx.principal, patient_id=pid, encounter_id=made.id, data=close,
-                                       now=ctx.now)
-    return encounter(made)
+    if status != "finished":
+        return encounter(records.open_encounter(ctx.session, ctx.principal, patient_id=pid, data=data, now=ctx.now))
+    close = validated(EncounterClose, {"end_at": end or start}, "Encounter", {"end_at": "period.end"})
+    return encounter(records.record_finished_encounter(ctx.session, ctx.principal, patient_id=pid, data=data,
+                                                       end_at=close.end_at or start, now=ctx.now))
 
 
 ENCOUNTER = Mapper(

@@ -99,8 +99,13 @@ MATCH: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     "HealthcareService": {"location": ("reference", ("location",)), "service-type": ("token", ("type",)),
                           "specialty": ("token", ("specialty",)), "active": ("token", ("active",)),
                           "organization": ("reference", ("providedBy",))},
+    "DocumentReference": {"type": ("token", ("type",)), "status": ("token", ("status",)),
+                          "date": ("date", ("date",))},
     "Provenance": {"target": ("reference", ("target",)), "recorded": ("date", ("recorded",)),
                    "agent": ("reference", ("agent.who",))},
+    "Consent": {"status": ("token", ("status",)), "date": ("date", ("dateTime",)),
+                "period": ("date", ("provision.period",)), "actor": ("reference", ("provision.actor.reference",)),
+                "purpose": ("token", ("provision.purpose",))},
     # types served by the generic store alone, with their R4 parameters (fhir/mappers/questionnaire.py)
     "Questionnaire": {"url": ("uri", ("url",)), "name": ("string", ("name",)), "title": ("string", ("title",)),
                       "status": ("token", ("status",)), "version": ("token", ("version",)),

@@ -71,6 +71,7 @@ OWNED: dict[str, frozenset[str]] = {
     "Immunization": frozenset({"encounter"}),
     "CarePlan": frozenset({"encounter"}),
     "Encounter": frozenset({"participant", "location", "serviceProvider", "appointment", "partOf"}),
+    "Consent": frozenset({"status"}),  # a revocation within the second of creation leaves the version as it was
 }
 
 
