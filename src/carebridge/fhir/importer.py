@@ -337,7 +337,7 @@ class Importer:
         for _node, path, ref in it.refs:
             if ref.startswith("urn:uuid:") and ref not in mapping:
                 return Rejected(it.source, rtype, f"{path} references {ref[:80]}, which is in no file imported")
-        verdict = verdicts.of(it.source) if verdicts.known(it.source) else _verdict(rtype, body)
+        verdict = verdicts.of(it.source) if verdicts.known(it.source) else validate.verdict(rtype, body)
         try:
             with validate.trusting(body, verdict):  # validated once: by the worker, or here for mapper and store
                 stored_type, stored_id, as_json = self._create(ctx, rtype, body, it.if_none_exist, attempt)
@@ -431,14 +431,6 @@ class _Attempt:
                 raise _Unsafe() from None
             pending[mark:] = [e for e in pending[mark:] if e.get("outcome") != "success"]
             raise
-
-
-def _verdict(rtype: str, body: dict[str, Any]) -> validate.Verdict:
-    try:
-        validate.check(rtype, body)
-    except FhirError as exc:
-        return validate.Failure(exc.status, str(exc), exc.issues)
-    return None
 
 
 def _bodies(chunk: _Chunk) -> list[tuple[str, dict[str, Any]]]:

@@ -91,6 +91,15 @@ def check(resource_type: str, body: Any) -> dict[str, Any]:
     return body
 
 
+def verdict(resource_type: str, body: Any) -> Verdict:
+    """What `check` would answer, as a value that can cross to another process or wait for a later `check`."""
+    try:
+        check(resource_type, body)
+    except FhirError as exc:
+        return Failure(exc.status, str(exc), exc.issues)
+    return None
+
+
 def _codes(node: BaseModel, path: str, issues: list[dict[str, Any]], depth: int) -> None:
     """Codes of required bindings outside their value set, walking the parsed resource."""
     if depth > 30 or len(issues) >= MAX_ISSUES:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from carebridge.fhir.outcome import FhirError
-from carebridge.fhir.validate import Failure, Verdict, check
+from carebridge.fhir.validate import Verdict, verdict
 
 T = TypeVar("T")
 
@@ -38,18 +37,8 @@ def import_body(resource: dict[str, Any]) -> dict[str, Any]:
 
 def verdicts(bodies: Bodies) -> dict[str, Verdict]:
     """The worker's job: each entry's verdict; an entry the check cannot judge here is left out (unknown)."""
-    out: dict[str, Verdict] = {}
-    for source, resource in bodies:
-        rtype = resource.get("resourceType")
-        if not isinstance(rtype, str):
-            continue
-        try:
-            check(rtype, import_body(resource))
-            out[source] = None
-        except FhirError as exc:
-            if exc.status == 422:  # a 400 (wrong type) is decided by the cheap checks, which always run
-                out[source] = Failure(exc.status, str(exc), exc.issues)
-    return out
+    return {source: verdict(resource["resourceType"], import_body(resource)) for source, resource in bodies
+            if isinstance(resource.get("resourceType"), str)}
 
 
 class Verdicts:
@@ -116,7 +105,7 @@ class Ahead:
             return NONE
         return Verdicts(jobs, job_of)
 
-    def pipeline(self, batches: Iterable[T], bodies_of: Any) -> Iterator[tuple[T, Verdicts]]:
+    def pipeline(self, batches: Iterable[T], bodies_of: Callable[[T], Bodies]) -> Iterator[tuple[T, Verdicts]]:
         """Each batch with its verdicts; the next batch is already handed to a worker when one is yielded."""
         it = iter(batches)
         current = next(it, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -45,6 +47,25 @@ def decode_cursor(cursor: str | None, *, arity: int) -> list[Any] | None:
             "cursor is not one this server issued", errors=[{"field": "cursor", "message": "malformed"}]
         )
     return keys
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (instant, id) keys of a cursor from `encode_cursor([at.isoformat(), str(id)])`, the usual keyset.
+
+    A key that is not an aware instant and a UUID is refused here, where a naive instant would otherwise
+    reach the database and fail there (PostgreSQL cannot compare it with a timezone-aware column).
+    """
+    keys = decode_cursor(cursor, arity=2)
+    if keys is None:
+        return None
+    try:
+        at, rid = datetime.fromisoformat(str(keys[0])), uuid.UUID(str(keys[1]))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ValidationProblem("cursor is not one this server issued",
+                                errors=[{"field": "cursor", "in": "query", "message": "malformed"}])
+    return at, rid
 
 
 def resolve_limit(limit: int | None, *, default: int, maximum: int) -> int:

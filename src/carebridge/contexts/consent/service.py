@@ -34,7 +34,7 @@ from carebridge.contexts.consent.schemas import (
 from carebridge.kernel.errors import Conflict, NotFound, ValidationProblem
 from carebridge.kernel.events import emit
 from carebridge.kernel.ids import new_id
-from carebridge.kernel.pagination import Page, decode_cursor, encode_cursor
+from carebridge.kernel.pagination import Page, decode_time_cursor, encode_cursor
 from carebridge.security import ConsentKind, DataCategory, Permission, Principal, Role, require
 from carebridge.security.roles import SENSITIVE_CATEGORIES
 
@@ -259,12 +259,9 @@ def find_consents(session: Session, principal: Principal, *, patient_id: uuid.UU
     live = (d.revoked_at.is_(None)) & or_(d.expires_at.is_(None), d.expires_at > now)
     if active is not None:
         q = q.where(live if active else ~live)
-    keys = decode_cursor(cursor, arity=2)
-    if keys is not None:
-        try:
-            at, rid = datetime.fromisoformat(str(keys[0])), uuid.UUID(str(keys[1]))
-        except ValueError as exc:
-            raise _bad("cursor", "not a cursor this server issued") from exc
+    after = decode_time_cursor(cursor)
+    if after is not None:
+        at, rid = after
         q = q.where((d.created_at > at) | ((d.created_at == at) & (d.id > rid)))
     rows = list(session.scalars(q.order_by(d.created_at, d.id).limit(limit + 1)))
     more = len(rows) > limit
