@@ -166,12 +166,17 @@ def test_a_synthea_patient_reaches_the_timeline_and_vitals_and_is_audited(
     assert again.imported == 0
 
 
-def test_the_command_prints_rejections_and_the_summary_and_fails_when_any_is_rejected(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CAREBRIDGE_DATABASE_URL", fresh_database_url(tmp_path, "import_cli"))
+def _command_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The command's settings: a fresh committed database (the test's rolled-back one is not the command's)."""
+    monkeypatch.setenv("CAREBRIDGE_DATABASE_URL", fresh_database_url(tmp_path, name))
     monkeypatch.setenv("CAREBRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CAREBRIDGE_SECRET_KEY", TEST_SECRET)
     get_settings.cache_clear()
+
+
+def test_the_command_prints_rejections_and_the_summary_and_fails_when_any_is_rejected(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _command_settings(tmp_path, monkeypatch, "import_cli")
     good = tmp_path / "in"
     good.mkdir()
     (good / "a.json").write_text(json.dumps(_patient_bundle("Zoya")))
@@ -253,3 +258,51 @@ def test_a_bulk_export_folder_imports_with_its_patients_first_whatever_the_file_
     with database.unit_of_work() as s:
         pid = s.scalars(select(Patient.id).where(Patient.given_name == "Ila")).one()
     assert _count(database, Observation, Observation.patient_id == pid) == 1
+
+
+def _family_bundle(family: str, birth: str) -> dict[str, Any]:
+    bundle = _patient_bundle("Asha")
+    bundle["entry"][0]["resource"]["name"][0]["family"] = family
+    bundle["entry"][0]["resource"]["birthDate"] = birth
+    return bundle
+
+
+def test_files_written_side_by_side_give_the_answer_of_one_writer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--workers 2`: independent files at once, a file referencing another's patient after it, rejections
+    reported in file order, and the audit chain of both writers still one valid chain."""
+    _command_settings(tmp_path, monkeypatch, "import_workers")
+    src = tmp_path / "in"
+    src.mkdir()
+    bundles = [_family_bundle(f"Family{k}", f"19{50 + k}-01-0{k % 9 + 1}") for k in range(6)]
+    for k, bundle in enumerate(bundles):
+        (src / f"{k:02d}.json").write_text(json.dumps(bundle))
+    patient_urn = bundles[0]["entry"][0]["fullUrl"]
+    follow_up = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "request": {"method": "POST", "url": "Observation"},
+         "resource": {**bundles[0]["entry"][1]["resource"], "subject": {"reference": patient_urn}}},
+        {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "request": {"method": "POST", "url": "Basic"},
+         "resource": {"resourceType": "Basic"}}]}  # Basic.code is required: rejected
+    (src / "99-follow-up.json").write_text(json.dumps(follow_up))
+    (src / "50-bad.json").write_text(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "POST", "url": "Basic"}, "resource": {"resourceType": "Basic"}}]}))
+    try:
+        result = CliRunner().invoke(cli_app, ["import-fhir", str(src), "--quiet", "--workers", "2"])
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines()[-1] == "imported 13, rejected 2"
+        rejected = [line for line in result.output.splitlines() if line.startswith("rejected ")]
+        assert "50-bad.json#0 Basic" in rejected[0] and "99-follow-up.json#1 Basic" in rejected[1]
+        database = Database(get_settings().database_url)
+        try:
+            with database.unit_of_work() as s:
+                first = s.scalars(select(Patient).where(Patient.family_name == "Family0")).one()
+            assert _count(database, Observation, Observation.patient_id == first.id) == 2  # its own + follow-up
+            assert _count(database, Patient, Patient.family_name.like("Family%")) == 6
+        finally:
+            database.dispose()
+        verified = CliRunner().invoke(cli_app, ["audit", "verify"])
+        assert verified.exit_code == 0, verified.output
+        again = CliRunner().invoke(cli_app, ["import-fhir", str(src), "--quiet", "--workers", "2"])
+        assert "imported 0" in again.output.strip().splitlines()[-1]
+    finally:
+        get_settings.cache_clear()

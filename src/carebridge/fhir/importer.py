@@ -16,26 +16,30 @@ no duplicates and a run stopped half-way resumes.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import gc
 import gzip
 import hashlib
 import json
+import multiprocessing
 import re
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import event, select
+from sqlalchemy import Table, event, insert, select
 from sqlalchemy.orm import Session
 
 from carebridge.contexts import documents, patients
-from carebridge.fhir import generic, interactions, references, unit, validate
+from carebridge.engines import names as names_engine
+from carebridge.fhir import generic, import_plan, interactions, references, unit, validate
 from carebridge.fhir.import_state import FhirImportFile, FhirImportKey, key_digest
 from carebridge.fhir.outcome import FhirError
 from carebridge.fhir.registry import Context
-from carebridge.fhir.validate_ahead import NONE, Ahead, Verdicts, import_body
+from carebridge.fhir.validate_ahead import NONE, START_METHOD, Ahead, Verdicts, import_body
 from carebridge.kernel.clock import Clock
 from carebridge.kernel.db import Database
 from carebridge.kernel.errors import Problem
@@ -68,6 +72,14 @@ class Report:
 
     def summary(self) -> str:
         return f"imported {self.imported}, rejected {len(self.rejected)}"
+
+    def add(self, other: Report) -> None:
+        self.imported += other.imported
+        self.kept_as_json += other.kept_as_json
+        self.skipped += other.skipped
+        self.files += other.files
+        self.files_skipped += other.files_skipped
+        self.rejected.extend(other.rejected)
 
 
 @dataclass(slots=True)
@@ -199,27 +211,56 @@ class Importer:
     """Imports files as one principal; `progress(n)` is told of every n entries handled."""
 
     def __init__(self, database: Database, principal: Principal, clock: Clock, *,
-                 progress: Callable[[int], None] | None = None, validators: int = 0,
+                 progress: Callable[[int], None] | None = None, validators: int = 0, workers: int = 1,
                  vault: documents.Vault | None = None) -> None:
         """`validators`: processes validating the next batch while this one writes (`fhir.validate_ahead`).
+        `workers`: processes writing files side by side where the plan lets them (`fhir.import_plan`; with
+        fork only, and never on a test database bound to one connection); they validate in line.
         `vault`: the documents vault, so a DocumentReference with its bytes is stored as a document (without
         it, the document is kept as JSON)."""
         self.database, self.principal, self.clock, self.vault = database, principal, clock, vault
         self.progress = progress or (lambda n: None)
-        self.validators = validators
+        self.validators, self.workers = validators, workers
         self.report = Report()
-        self._new_keys: list[FhirImportKey] = []
+        self._new_keys: list[dict[str, Any]] = []
         self._skipping: str | None = None
         self._resume = 0
 
     # --- files ----------------------------------------------------------------------------------------------
 
     def run(self, paths: Iterable[Path]) -> Report:
-        with _program_frozen(), Ahead(self.validators) as ahead:
-            chunks = (c for path in files_in(paths) for c in self._chunks(path))
+        files = files_in(paths)
+        with _program_frozen():
+            if self.workers > 1 and len(files) > 1 and not self.database.bound and START_METHOD == "fork":
+                self._in_parallel(files)
+            else:
+                self._in_order(files)
+        return self.report
+
+    def _in_order(self, files: list[Path]) -> None:
+        with Ahead(self.validators) as ahead:
+            chunks = (c for path in files for c in self._chunks(path))
             for chunk, verdicts in ahead.pipeline(chunks, _bodies):
                 self._chunk(chunk, verdicts)
-        return self.report
+
+    def _in_parallel(self, files: list[Path]) -> None:
+        """The files outlined by the worker processes, planned into waves (`fhir.import_plan`), each wave's
+        files written by the workers side by side and a lone file here, in order, with validation ahead.
+        Each file is a worker's whole task, so the bar moves a file at a time; reports merge in file order."""
+        global _PARENT  # what a forked worker inherits: set before the pool forks
+        _PARENT = self
+        with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_started) as pool:
+            plan = import_plan.waves(pool.map(outline, files))
+            for wave in plan:
+                if len(wave) == 1:
+                    self._in_order([wave[0].path])
+                    continue
+                jobs = [pool.submit(_worker_import, o.path) for o in wave]
+                for done in concurrent.futures.as_completed(jobs):
+                    self.progress(done.result()[1])
+                for job in jobs:
+                    self.report.add(job.result()[0])
 
     def import_file(self, path: Path) -> None:
         for chunk in self._chunks(path):
@@ -308,9 +349,10 @@ class Importer:
                         failed.update((it.key, *it.aliases))
             finally:
                 writes.remove()
-            session.add_all(self._new_keys)
+            state = session.scalar(select(FhirImportFile).where(FhirImportFile.sha256 == sha))  # flushes the unit
+            if self._new_keys:  # plain rows in one statement: nothing reads them back through the session
+                session.execute(insert(_KEYS), self._new_keys)
             self._new_keys = []
-            state = session.scalar(select(FhirImportFile).where(FhirImportFile.sha256 == sha))
             if state is not None:
                 state.imported += self.report.imported - before
                 state.rejected += len(rejected)
@@ -319,10 +361,11 @@ class Importer:
                     state.status = "done"
                     state.finished_at = ctx.now
 
-    def _entry(self, ctx: Context, it: _Item, known: dict[str, FhirImportKey], mapping: dict[str, str],
+    def _entry(self, ctx: Context, it: _Item, known: dict[str, _Known], mapping: dict[str, str],
                failed: set[str], attempt: _Attempt, verdicts: Verdicts) -> Rejected | None:
         rtype = str(it.resource["resourceType"])
-        row = known.get(key_digest(it.key))
+        digest = key_digest(it.key)
+        row = known.get(digest)
         if row is not None:
             for name in (it.key, *it.aliases):
                 mapping[name] = f"{row.resource_type}/{row.resource_id}"
@@ -345,10 +388,9 @@ class Importer:
             return Rejected(it.source, rtype, _reason(exc))
         for name in (it.key, *it.aliases):
             mapping[name] = f"{stored_type}/{stored_id}"
-        key = FhirImportKey(digest=key_digest(it.key), source=it.key[:300], resource_type=stored_type,
-                            resource_id=stored_id, created_at=ctx.now)
-        known[key.digest] = key  # the same key twice in one file: the second is the first
-        self._new_keys.append(key)  # added at the end of the unit, in one INSERT
+        known[digest] = _Known(stored_type, stored_id)  # the same key twice in one file: the second is the first
+        self._new_keys.append({"digest": digest, "source": it.key[:300], "resource_type": stored_type,
+                               "resource_id": stored_id, "created_at": ctx.now})  # written at the unit's end
         self.report.imported += 1
         self.report.kept_as_json += as_json
         return None
@@ -500,6 +542,70 @@ def _program_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
+_PARENT: Importer | None = None
+_KEYS = cast(Table, FhirImportKey.__table__)
+
+
+def _worker_started() -> None:
+    """A forked worker's own connections: the parent's pooled ones stay the parent's."""
+    assert _PARENT is not None  # noqa: S101 - set before the pool forks
+    _PARENT.database.engine.dispose(close=False)
+
+
+def _worker_import(path: Path) -> tuple[Report, int]:
+    """One file, written by a worker as the parent would; its report and the entries it handled."""
+    parent = _PARENT
+    assert parent is not None  # noqa: S101
+    handled = [0]
+    child = Importer(parent.database, parent.principal, parent.clock, validators=0, vault=parent.vault,
+                     progress=lambda n: handled.__setitem__(0, handled[0] + n))
+    child.import_file(path)
+    return child.report, handled[0]
+
+
+def outline(path: Path) -> import_plan.Outline:
+    """What the plan needs of a file, from the same parse the import makes (so the same keys and references)."""
+    if ".ndjson" in path.name:
+        return import_plan.Outline(path, alone=True)
+    try:
+        data = _read_bytes(path)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return import_plan.Outline(path, alone=True)
+    sha = hashlib.sha256(data).hexdigest()
+    chunk = _json_chunk(path, sha, data)
+    names, refs, types, searched = {f"file:{sha}"}, set(), set(), set()
+    for it in chunk.items:
+        rtype = str(it.resource["resourceType"])
+        names.update((it.key, *it.aliases))
+        types.add(rtype)
+        if it.if_none_exist:
+            searched.add(rtype)
+        for ident in it.resource.get("identifier") or []:
+            if isinstance(ident, dict):
+                names.add(f"identifier:{rtype}|{ident.get('system')}|{ident.get('value')}")
+        if rtype == "Patient":
+            names.update(_patient_likeness(it.resource))
+        for _node, _path, ref in it.refs:
+            if ref.startswith("#"):
+                continue
+            refs.add(ref)
+            if "?" in ref:
+                searched.add(ref.split("?", 1)[0].rsplit("/", 1)[-1])
+    return import_plan.Outline(path, names=frozenset(names), refs=frozenset(refs - names),
+                               types=frozenset(types), searched=frozenset(searched))
+
+
+def _patient_likeness(resource: dict[str, Any]) -> set[str]:
+    """Keys two patients the duplicate check could match share: each name's folded family and birth date (the
+    check also wants the phone; leaving it out only sends more files in order)."""
+    birth = str(resource.get("birthDate", ""))
+    out = set()
+    for name in resource.get("name") or []:
+        if isinstance(name, dict) and isinstance(name.get("family"), str):
+            out.add(f"patient:{names_engine.fold(name['family'])}|{birth}")
+    return out
+
+
 def _hold_loaded(session: Session) -> None:
     """Keeps every row the unit of work loads strongly referenced until it ends.
 
@@ -525,12 +631,19 @@ def _reason(exc: FhirError | Problem) -> str:
     return f"{exc.status} {exc.slug}: {exc.detail}"[:500]
 
 
-def _known(session: Session, items: list[_Item]) -> dict[str, FhirImportKey]:
+class _Known(NamedTuple):
+    resource_type: str
+    resource_id: str
+
+
+def _known(session: Session, items: list[_Item]) -> dict[str, _Known]:
     digests = [key_digest(it.key) for it in items]
-    out: dict[str, FhirImportKey] = {}
+    out: dict[str, _Known] = {}
+    k = FhirImportKey
     for start in range(0, len(digests), 500):
         chunk = digests[start:start + 500]
-        out.update((r.digest, r) for r in session.scalars(select(FhirImportKey).where(FhirImportKey.digest.in_(chunk))))
+        rows = session.execute(select(k.digest, k.resource_type, k.resource_id).where(k.digest.in_(chunk)))
+        out.update((digest, _Known(rtype, rid)) for digest, rtype, rid in rows)
     return out
 
 

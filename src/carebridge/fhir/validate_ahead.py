@@ -22,7 +22,7 @@ from carebridge.fhir.validate import Verdict, verdict
 
 T = TypeVar("T")
 
-_START = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 """Fork where there is one: a spawned worker imports the whole program again (seconds) before its first batch,
 and the worker touches nothing it inherits but the validation code (no connection, no thread)."""
 
@@ -81,7 +81,7 @@ class Ahead:
     """A pool of `workers` validating processes (none: everything is validated in line, as before)."""
 
     def __init__(self, workers: int) -> None:
-        self._pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(_START))
+        self._pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(START_METHOD))
                       if workers > 0 else None)
 
     def __enter__(self) -> Ahead:
