@@ -238,6 +238,8 @@ class Importer:
         return self.report
 
     def _in_order(self, files: list[Path]) -> None:
+        if not files:
+            return
         with Ahead(self.validators) as ahead:
             chunks = (c for path in files for c in self._chunks(path))
             for chunk, verdicts in ahead.pipeline(chunks, _bodies):
@@ -251,16 +253,19 @@ class Importer:
         _PARENT = self
         with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_worker_started) as pool:
-            plan = import_plan.waves(pool.map(outline, files))
-            for wave in plan:
+            in_order: list[Path] = []  # waves of one file in a row: one pass with one validating worker
+            for wave in import_plan.waves(pool.map(outline, files)):
                 if len(wave) == 1:
-                    self._in_order([wave[0].path])
+                    in_order.append(wave[0].path)
                     continue
+                self._in_order(in_order)
+                in_order = []
                 jobs = [pool.submit(_worker_import, o.path) for o in wave]
                 for done in concurrent.futures.as_completed(jobs):
                     self.progress(done.result()[1])
                 for job in jobs:
                     self.report.add(job.result()[0])
+            self._in_order(in_order)
 
     def import_file(self, path: Path) -> None:
         for chunk in self._chunks(path):
