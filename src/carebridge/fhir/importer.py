@@ -251,7 +251,7 @@ class Importer:
         Each file is a worker's whole task, so the bar moves a file at a time; reports merge in file order."""
         global _PARENT  # what a forked worker inherits: set before the pool forks
         _PARENT = self
-        with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+        with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(START_METHOD),
                                  initializer=_worker_started) as pool:
             in_order: list[Path] = []  # waves of one file in a row: one pass with one validating worker
             for wave in import_plan.waves(pool.map(outline, files)):
@@ -561,11 +561,14 @@ def _worker_import(path: Path) -> tuple[Report, int]:
     """One file, written by a worker as the parent would; its report and the entries it handled."""
     parent = _PARENT
     assert parent is not None  # noqa: S101
-    handled = [0]
-    child = Importer(parent.database, parent.principal, parent.clock, validators=0, vault=parent.vault,
-                     progress=lambda n: handled.__setitem__(0, handled[0] + n))
+    handled = 0
+
+    def count(n: int) -> None:
+        nonlocal handled
+        handled += n
+    child = Importer(parent.database, parent.principal, parent.clock, progress=count, vault=parent.vault)
     child.import_file(path)
-    return child.report, handled[0]
+    return child.report, handled
 
 
 def outline(path: Path) -> import_plan.Outline:
@@ -607,7 +610,7 @@ def _patient_likeness(resource: dict[str, Any]) -> set[str]:
     out = set()
     for name in resource.get("name") or []:
         if isinstance(name, dict) and isinstance(name.get("family"), str):
-            out.add(f"patient:{names_engine.fold(name['family'])}|{birth}")
+            out.add(f"patient:{names_engine.fold(name['family'])[:100]}|{birth}")  # as patients folds it
     return out
 
 
