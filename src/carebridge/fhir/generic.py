@@ -30,6 +30,7 @@ from carebridge.fhir.references import rewrite, split
 from carebridge.fhir.registry import Context, Found, Mapper, Query, ReferenceParam, SearchParam, Stored
 from carebridge.fhir.search import InstantTest, instant_param, uuid_param
 from carebridge.fhir.validate import check
+from carebridge.kernel import deferred_rows
 from carebridge.kernel.errors import ValidationProblem
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
 from carebridge.security import (
@@ -171,10 +172,11 @@ class GenericStore:
         patient_id = _patient_of(self.type, body)
         rid = uuid.uuid4()
         _authorize(ctx, self.type, rid, patient_id, write=True, action="create")
-        row = _G(id=rid, resource_type=self.type, version=1, last_updated=ctx.now, patient_id=patient_id,
-                 body=_with_meta(body, rid, 1, ctx.now))
-        ctx.session.add(row)  # written at the next flush, with the rest of an import's batch
-        return _stored(row)
+        kept = _with_meta(body, rid, 1, ctx.now)
+        deferred_rows.add(ctx.session, _G, {"id": rid, "resource_type": self.type, "version": 1,
+                                            "last_updated": ctx.now, "patient_id": patient_id, "body": kept,
+                                            "deleted": False})  # written with the rest of an import's batch
+        return Stored(body=kept, version="1", last_updated=ctx.now)
 
     def update(self, ctx: Context, body: dict[str, Any], resource_id: uuid.UUID | None,
                if_match: str | None) -> Stored:

@@ -22,6 +22,7 @@ from carebridge.fhir.models import FhirResourceVersion
 from carebridge.fhir.outcome import FhirError, bad_param, not_found
 from carebridge.fhir.references import patient_reference, split
 from carebridge.fhir.registry import Stored
+from carebridge.kernel import deferred_rows
 from carebridge.kernel.errors import ValidationProblem
 from carebridge.kernel.ids import new_id
 from carebridge.kernel.pagination import decode_cursor, encode_cursor
@@ -60,8 +61,9 @@ def record(session: Session, resource_type: str, resource_id: str, *, method: st
         version = previous_version(previous)
         at, body = now, None
     if new:
-        session.add(_V(resource_type=resource_type, resource_id=resource_id, seq=1, version_id=version[:64],
-                       method=method, last_updated=at, body=body, patient_id=_patient_uuid(body)))
+        deferred_rows.add(session, _V, {"id": new_id(), "resource_type": resource_type, "resource_id": resource_id,
+                                        "seq": 1, "version_id": version[:64], "method": method, "last_updated": at,
+                                        "body": body, "patient_id": _patient_uuid(body)})
         return
     last = session.execute(select(func.max(_V.seq)).where(_V.resource_type == resource_type,
                                                           _V.resource_id == resource_id)).scalar()

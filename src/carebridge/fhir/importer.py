@@ -40,6 +40,7 @@ from carebridge.fhir.import_state import FhirImportFile, FhirImportKey, key_dige
 from carebridge.fhir.outcome import FhirError
 from carebridge.fhir.registry import Context
 from carebridge.fhir.validate_ahead import NONE, START_METHOD, Ahead, Verdicts, import_body
+from carebridge.kernel import deferred_rows
 from carebridge.kernel.clock import Clock
 from carebridge.kernel.db import Database
 from carebridge.kernel.errors import Problem
@@ -336,35 +337,47 @@ class Importer:
               safe: bool, verdicts: Verdicts) -> None:
         before = self.report.imported
         self._new_keys = []
-        with self.database.unit_of_work() as session:
-            _hold_loaded(session)
-            patients.remember_policy_facts(session)
-            writes = _WriteCounter(session)
-            ctx = Context(session=session, principal=self.principal, now=self.clock.now(), purpose=PURPOSE,
-                          vault=self.vault)
-            known = _known(session, items)
-            mapping: dict[str, str] = {}
-            _resolved(session, items, mapping)
-            failed: set[str] = set()
-            try:
-                for it in _ordered(items):
-                    outcome = self._entry(ctx, it, known, mapping, failed, _Attempt(ctx, writes, safe), verdicts)
-                    if isinstance(outcome, Rejected):
-                        rejected.append(outcome)
-                        failed.update((it.key, *it.aliases))
-            finally:
-                writes.remove()
-            state = session.scalar(select(FhirImportFile).where(FhirImportFile.sha256 == sha))  # flushes the unit
-            if self._new_keys:  # plain rows in one statement: nothing reads them back through the session
-                session.execute(insert(_KEYS), self._new_keys)
-            self._new_keys = []
-            if state is not None:
-                state.imported += self.report.imported - before
-                state.rejected += len(rejected)
-                state.lines_done = lines_done
-                if finish:
-                    state.status = "done"
-                    state.finished_at = ctx.now
+        stop: Callable[[], None] | None = None
+        try:
+            with self.database.unit_of_work() as session:
+                if not safe:  # the rare re-run with a SAVEPOINT per entry keeps ORM objects, as every other writer
+                    stop = deferred_rows.enable(session)
+                self._unit_body(session, sha, items, rejected, before, lines_done=lines_done, finish=finish,
+                                safe=safe, verdicts=verdicts)
+        finally:
+            if stop is not None:
+                stop()
+
+    def _unit_body(self, session: Session, sha: str, items: list[_Item], rejected: list[Rejected], before: int, *,
+                   lines_done: int, finish: bool, safe: bool, verdicts: Verdicts) -> None:
+        _hold_loaded(session)
+        patients.remember_policy_facts(session)
+        writes = _WriteCounter(session)
+        ctx = Context(session=session, principal=self.principal, now=self.clock.now(), purpose=PURPOSE,
+                      vault=self.vault)
+        known = _known(session, items)
+        mapping: dict[str, str] = {}
+        _resolved(session, items, mapping)
+        failed: set[str] = set()
+        try:
+            for it in _ordered(items):
+                outcome = self._entry(ctx, it, known, mapping, failed, _Attempt(ctx, writes, safe), verdicts)
+                if isinstance(outcome, Rejected):
+                    rejected.append(outcome)
+                    failed.update((it.key, *it.aliases))
+        finally:
+            writes.remove()
+        state = session.scalar(select(FhirImportFile).where(FhirImportFile.sha256 == sha))  # flushes the unit
+        if self._new_keys:  # plain rows in one statement: nothing reads them back through the session
+            session.execute(insert(_KEYS), self._new_keys)
+        self._new_keys = []
+        if state is not None:
+            state.imported += self.report.imported - before
+            state.rejected += len(rejected)
+            state.lines_done = lines_done
+            if finish:
+                state.status = "done"
+                state.finished_at = ctx.now
 
     def _entry(self, ctx: Context, it: _Item, known: dict[str, _Known], mapping: dict[str, str],
                failed: set[str], attempt: _Attempt, verdicts: Verdicts) -> Rejected | None:
@@ -421,22 +434,26 @@ class _WriteCounter:
     the session (written at a later flush)."""
 
     def __init__(self, session: Session) -> None:
-        self.count = self.attached = 0
+        self.count = self._attached = 0
         self.session = session
         self.connection = session.connection()
         event.listen(self.connection, "before_cursor_execute", self._seen)
-        event.listen(session, "before_attach", self._attached)
+        event.listen(session, "before_attach", self._attaching)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
             self.count += 1
 
-    def _attached(self, _session: Session, _instance: object) -> None:
-        self.attached += 1
+    def _attaching(self, _session: Session, _instance: object) -> None:
+        self._attached += 1
+
+    @property
+    def attached(self) -> int:
+        return self._attached + deferred_rows.queued(self.session)
 
     def remove(self) -> None:
         event.remove(self.connection, "before_cursor_execute", self._seen)
-        event.remove(self.session, "before_attach", self._attached)
+        event.remove(self.session, "before_attach", self._attaching)
 
 
 T = TypeVar("T")

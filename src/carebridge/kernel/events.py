@@ -17,6 +17,7 @@ from sqlalchemy import JSON, Index, String
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from carebridge.kernel import deferred_rows
 from carebridge.kernel.db import Base, utcnow
 from carebridge.kernel.ids import new_id
 
@@ -54,11 +55,14 @@ def _after_commit(session: Session) -> None:
         listener()
 
 
-def emit(session: Session, event_type: str, payload: dict[str, Any]) -> OutboxEvent:
-    event = OutboxEvent(id=new_id(), type=event_type, payload=payload, created_at=utcnow())
-    session.add(event)
+def emit(session: Session, event_type: str, payload: dict[str, Any]) -> uuid.UUID:
+    """Queues the event in the caller's transaction; its id."""
+    event_id = new_id()
+    deferred_rows.add(session, OutboxEvent, {"id": event_id, "type": event_type, "payload": payload,
+                                             "created_at": utcnow(), "published_at": None, "attempts": 0,
+                                             "locked_until": None})
     if not session.info.get(_HOOKED_KEY):
         session.info[_HOOKED_KEY] = True
         # once: a rolled-back session keeps it for its next commit, which at worst wakes a relay for nothing
         sa_event.listen(session, "after_commit", _after_commit, once=True)
-    return event
+    return event_id

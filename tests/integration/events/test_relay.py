@@ -71,7 +71,7 @@ def test_a_failed_publish_keeps_the_events_for_the_next_try(database: Database, 
     bus = FlakyBus(failures=1)
     relay = OutboxRelay(database, bus, clock=clock)
     with database.unit_of_work() as s:
-        event_id = emit(s, "facility.beds_updated", {"facility_id": "f-1"}).id
+        event_id = emit(s, "facility.beds_updated", {"facility_id": "f-1"})
 
     async def scenario() -> Event | None:
         sub = bus.subscribe()
@@ -89,7 +89,7 @@ def test_a_failed_publish_keeps_the_events_for_the_next_try(database: Database, 
 
 def test_a_lease_keeps_a_second_relay_off_until_it_expires(database: Database, clock: FixedClock) -> None:
     with database.unit_of_work() as s:
-        event_id = emit(s, "patient.updated", {"patient_id": "p-2"}).id
+        event_id = emit(s, "patient.updated", {"patient_id": "p-2"})
     first = claim(database, now=clock.now())
     assert [e.id for e in first] == [event_id]
     assert claim(database, now=clock.now() + timedelta(seconds=10)) == []  # the first relay still holds it

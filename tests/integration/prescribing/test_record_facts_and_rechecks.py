@@ -199,9 +199,9 @@ def test_a_failing_event_gets_a_receipt_and_does_not_block_the_next(
         good = emit(s, "records.allergy.recorded", {"patient_id": str(clinic.patient_id)})
     assert job.run_once() == 3
     with database.unit_of_work() as s:
-        receipt = s.get(HandledEvent, bad.id)
+        receipt = s.get(HandledEvent, bad)
         assert receipt is not None and receipt.type == "failed:RuntimeError"
-        assert s.get(HandledEvent, ignored.id) is not None
-        handled = s.get(HandledEvent, good.id)
+        assert s.get(HandledEvent, ignored) is not None
+        handled = s.get(HandledEvent, good)
         assert handled is not None and handled.type == "records.allergy.recorded"
     assert job.run_once() == 0

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 from carebridge.contexts import audit, patients
 from carebridge.contexts.records.models import Encounter, TimelineEntry
 from carebridge.contexts.records.vocab import EncounterStatus, Interpretation, RecordKind
+from carebridge.kernel import deferred_rows
 from carebridge.kernel.db import get_row
 from carebridge.kernel.errors import Conflict, NotFound, ValidationProblem
+from carebridge.kernel.ids import new_id
 from carebridge.security import DataCategory, Permission, Principal
 
 RESOURCE: dict[RecordKind, str] = {
@@ -52,8 +54,9 @@ def trail(session: Session, principal: Principal, *, action: str, kind: RecordKi
 def index(session: Session, *, patient_id: uuid.UUID, kind: RecordKind, ref_id: uuid.UUID, occurred_at: datetime,
           summary: str, encounter_id: uuid.UUID | None = None, flag: str | None = None) -> None:
     """The timeline row for a new record, in the same transaction as the record."""
-    session.add(TimelineEntry(patient_id=patient_id, kind=kind.value, ref_id=ref_id, occurred_at=occurred_at,
-                              summary=summary[:300], encounter_id=encounter_id, flag=flag))
+    deferred_rows.add(session, TimelineEntry, {
+        "id": new_id(), "patient_id": patient_id, "kind": kind.value, "ref_id": ref_id, "occurred_at": occurred_at,
+        "summary": summary[:300], "encounter_id": encounter_id, "flag": flag, "amended": False})
 
 
 def reindex(session: Session, *, ref_id: uuid.UUID, summary: str | None = None, flag: str | None = None,

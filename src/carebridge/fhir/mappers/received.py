@@ -41,6 +41,7 @@ from carebridge.contexts import patients
 from carebridge.fhir.models import FhirReceivedResource
 from carebridge.fhir.references import patient_reference, rewrite
 from carebridge.fhir.registry import Context, Found, Mapper, Query, Stored
+from carebridge.kernel import deferred_rows
 
 _R = FhirReceivedResource
 SERVER_META = ("versionId", "lastUpdated", "source")
@@ -76,13 +77,15 @@ OWNED: dict[str, frozenset[str]] = {
 
 
 def _served(s: Stored, row: _R | None) -> Stored:
-    if row is None:
-        return s
+    return s if row is None else _laid_over(s, row.body, row.version)
+
+
+def _laid_over(s: Stored, kept: dict[str, Any], version: str) -> Stored:
     domain = s.body
     owned = OWNED.get(str(domain["resourceType"]), frozenset())
-    received = {k: v for k, v in row.body.items() if k not in owned}
-    body = _over(domain, received) if row.version == s.version else _merge(domain, received)
-    body["meta"] = {**(row.body.get("meta") or {}), **(domain.get("meta") or {})}
+    received = {k: v for k, v in kept.items() if k not in owned}
+    body = _over(domain, received) if version == s.version else _merge(domain, received)
+    body["meta"] = {**(kept.get("meta") or {}), **(domain.get("meta") or {})}
     return dataclasses.replace(s, body=body)
 
 
@@ -164,15 +167,17 @@ def keep(session: Session, stored: Stored, received: dict[str, Any], now: dateti
     `created`: the domain just drew the id, so there is nothing to replace and the row joins the session's next
     flush (an import's batch writes them in one multi-row INSERT)."""
     rtype, rid = str(stored.body["resourceType"]), str(stored.body["id"])
-    row = None if created else session.get(_R, (rtype, rid))
     body = _kept(received)
     version = stored.version if fresh else ""
+    if created:
+        deferred_rows.add(session, _R, {"resource_type": rtype, "resource_id": rid, "version": version,
+                                        "received_at": now, "body": body, "patient_id": _patient(body)})
+        return _laid_over(stored, body, version)
+    row = session.get(_R, (rtype, rid))
     if row is None:
         row = _R(resource_type=rtype, resource_id=rid, version=version, received_at=now, body=body,
                  patient_id=_patient(body))
         session.add(row)
-        if created:
-            return _served(stored, row)
     else:
         row.version, row.received_at, row.body, row.patient_id = version, now, body, _patient(body)
     session.flush()
