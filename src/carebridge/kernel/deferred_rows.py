@@ -97,9 +97,16 @@ def _write(session: Session, connection: Connection, upto: int | None = None) ->
         connection.execute(insert(table), batch)
 
 
-@functools.cache
 def _table_order() -> dict[str, int]:
-    """Tables in foreign-key order: a queued row that names another queued row goes after it."""
+    """Tables in foreign-key order: a queued row that names another queued row goes after it.
+
+    Keyed by the number of tables so a model imported after the first write is ordered too.
+    """
+    return _order_for(len(Base.metadata.tables))
+
+
+@functools.cache
+def _order_for(_table_count: int) -> dict[str, int]:
     return {t.name: i for i, t in enumerate(Base.metadata.sorted_tables)}
 
 
