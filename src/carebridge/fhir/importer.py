@@ -340,7 +340,7 @@ class Importer:
         stop: Callable[[], None] | None = None
         try:
             with self.database.unit_of_work() as session:
-                if not safe:  # queued rows only in a fast unit; a re-run (a SAVEPOINT an entry) stays on ORM objects
+                if not safe:  # queued rows only in a fast unit; a re-run (one SAVEPOINT per entry) uses ORM objects
                     stop = deferred_rows.enable(session)
                 self._unit_body(session, sha, items, rejected, before, lines_done=lines_done, finish=finish,
                                 safe=safe, verdicts=verdicts)
