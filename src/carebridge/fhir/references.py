@@ -54,26 +54,47 @@ def split(reference: str) -> tuple[str, str] | None:
 def locate(resource: Mapping[str, Any]) -> list[tuple[dict[str, Any], str, str]]:
     """(node, path, reference) for every `reference` in the resource, in document order.
 
-    One iterative pass (a stack, not nested generators: an import walks every entry several times, and
-    the generator chain was most of the cost); the node is the dict holding the reference, for a rewrite.
+    One iterative pass over a stack (nested generators were most of the cost: an import walks every entry);
+    each stacked node knows its parent and its key, and a path is spelled out only for the few nodes that hold
+    a reference (spelling one for every node was another half). The node is the dict holding the reference,
+    for a rewrite.
     """
-    found: list[tuple[dict[str, Any], str, str]] = []
-    stack: list[tuple[Any, str, int]] = [(resource, str(resource.get("resourceType") or "Resource"), 0)]
+    found: list[tuple[dict[str, Any], _Step, str]] = []
+    stack: list[_Step] = [(resource, None, str(resource.get("resourceType") or "Resource"), 0)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, path, depth = stack.pop()
+        step = pop()
+        node, _parent, _key, depth = step
         if depth > MAX_DEPTH:
             continue
+        depth += 1
         if isinstance(node, dict):
             ref = node.get("reference")
             if isinstance(ref, str):
-                found.append((node, path, ref))
-            children = [(v, f"{path}.{k}", depth + 1) for k, v in node.items() if isinstance(v, dict | list)]
+                found.append((node, step, ref))
+            for key, value in reversed(node.items()):  # pushed last to first, so popped in document order
+                if isinstance(value, _CONTAINERS):
+                    push((value, step, key, depth))
         elif isinstance(node, list):
-            children = [(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node) if isinstance(v, dict | list)]
-        else:
-            continue
-        stack.extend(reversed(children))
-    return found
+            for i in range(len(node) - 1, -1, -1):
+                if isinstance(node[i], _CONTAINERS):
+                    push((node[i], step, i, depth))
+    return [(node, _path(step), ref) for node, step, ref in found]
+
+
+_CONTAINERS = (dict, list)
+_Step = tuple[Any, Any, str | int, int]
+"""(node, the parent's step or None at the root, the key or index under the parent, depth)."""
+
+
+def _path(step: _Step) -> str:
+    parts: list[str] = []
+    while step[1] is not None:
+        key = step[2]
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+        step = step[1]
+    parts.append(str(step[2]))
+    return "".join(reversed(parts))
 
 
 def find(resource: Mapping[str, Any]) -> list[Ref]:

@@ -19,6 +19,8 @@ from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, Uu
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from carebridge.kernel import json_codec
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -65,6 +67,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
             pool_size=pool_size,
             max_overflow=20,
+            json_serializer=json_codec.dumps,
         )
 
         @event.listens_for(engine, "connect")
@@ -82,7 +85,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True,
+                         json_serializer=json_codec.dumps)
 
 
 class Database:

@@ -41,7 +41,7 @@ from carebridge.contexts import patients
 from carebridge.fhir.models import FhirReceivedResource
 from carebridge.fhir.references import patient_reference, rewrite
 from carebridge.fhir.registry import Context, Found, Mapper, Query, Stored
-from carebridge.kernel import deferred_rows
+from carebridge.kernel import deferred_rows, json_codec
 
 _R = FhirReceivedResource
 SERVER_META = ("versionId", "lastUpdated", "source")
@@ -49,10 +49,10 @@ SERVER_META = ("versionId", "lastUpdated", "source")
 
 def _kept(body: dict[str, Any]) -> dict[str, Any]:
     """The body without what the server owns: id and the meta it stamps (profiles, tags, security stay)."""
-    out = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "meta")}
+    out: dict[str, Any] = json_codec.copy({k: v for k, v in body.items() if k not in ("id", "meta")})
     meta = {k: v for k, v in (body.get("meta") or {}).items() if k not in SERVER_META}
     if meta:
-        out["meta"] = copy.deepcopy(meta)
+        out["meta"] = json_codec.copy(meta)
     return out
 
 
